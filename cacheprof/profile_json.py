@@ -1,0 +1,212 @@
+"""The profile JSON contract (`cacheprof/profile/v1`): Profile <-> plain dicts, with strict loading.
+
+Fields may be added, never renamed. Loading checks every field it uses, so a truncated or hand-edited
+file gives one clear line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+from .errors import InputFormatError
+from .model import PROFILE_SCHEMA, Build, EngineInfo, InternalVertex, Profile, Step, StepStatus
+
+
+def scenario_summary(profile: Profile) -> dict[str, dict[str, Any]]:
+    """Per scenario: builds, ok builds, median wall seconds, hit rate (cached steps / steps)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in profile.scenario_names:
+        builds = profile.builds_of(name)
+        totals = [b.duration_s for b in builds if b.duration_s is not None]
+        steps = [s for b in builds for s in b.steps]
+        cached = sum(s.status is StepStatus.CACHED for s in steps)
+        out[name] = {
+            "builds": len(builds),
+            "ok": sum(b.ok for b in builds),
+            "median_total_s": round(statistics.median(totals), 4) if totals else None,
+            "hit_rate": round(cached / len(steps), 4) if steps else None,
+            "steps": len(steps),
+            "cached_steps": cached,
+        }
+    return out
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 6)
+
+
+def step_to_dict(step: Step) -> dict[str, Any]:
+    d = asdict(step)
+    d["status"] = str(step.status)
+    for k in ("started", "finished", "duration_s"):
+        d[k] = _round(d[k])
+    return d
+
+
+def build_to_dict(build: Build) -> dict[str, Any]:
+    return {
+        "scenario": build.scenario,
+        "repeat": build.repeat,
+        "ok": build.ok,
+        "error": build.error,
+        "duration_s": _round(build.duration_s),
+        "image_id": build.image_id,
+        "started": _round(build.started),
+        "complete": build.complete,
+        "hit_rate": None if build.hit_rate is None else round(build.hit_rate, 4),
+        "steps": [step_to_dict(s) for s in build.steps],
+        "internal": [
+            {**asdict(v), "started": _round(v.started), "finished": _round(v.finished),
+             "duration_s": _round(v.duration_s)}
+            for v in build.internal
+        ],
+    }
+
+
+def profile_to_dict(profile: Profile) -> dict[str, Any]:
+    return {
+        "schema": PROFILE_SCHEMA,
+        "source": profile.source,
+        "builder": profile.builder,
+        "dockerfile": profile.dockerfile,
+        "context": profile.context,
+        "target": profile.target,
+        "build_args": dict(profile.build_args),
+        "created": profile.created,
+        "engine": asdict(profile.engine) if profile.engine else None,
+        "machine": dict(profile.machine),
+        "scenarios": list(profile.scenario_names),
+        "complete": all(b.complete for b in profile.builds),
+        "builds": [build_to_dict(b) for b in profile.builds],
+        "summary": scenario_summary(profile),
+    }
+
+
+def dumps(profile: Profile) -> str:
+    return json.dumps(profile_to_dict(profile), indent=2) + "\n"
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+class _Reader:
+    """Typed field access that names the bad field in its error."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def fail(self, path: str, what: str) -> InputFormatError:
+        return InputFormatError(f"{self.where}: field '{path}' {what}; is this a cacheprof profile.json?")
+
+    def get(self, obj: Any, key: str, path: str, kinds: tuple[type, ...], *, optional: bool = False) -> Any:
+        if not isinstance(obj, Mapping):
+            raise self.fail(path, "is not an object")
+        if key not in obj:
+            if optional:
+                return None
+            raise self.fail(f"{path}.{key}" if path else key, "is missing")
+        value = obj[key]
+        if value is None and optional:
+            return None
+        # bool is an int in Python; keep them apart.
+        if isinstance(value, bool) and bool not in kinds:
+            raise self.fail(f"{path}.{key}" if path else key, f"should be {kinds[0].__name__}")
+        if not isinstance(value, kinds):
+            raise self.fail(f"{path}.{key}" if path else key, f"should be {kinds[0].__name__}")
+        return value
+
+
+_NUM = (int, float)
+
+
+def _step_from(r: _Reader, d: Any, p: str) -> Step:
+    status = r.get(d, "status", p, (str,))
+    try:
+        st = StepStatus(status)
+    except ValueError:
+        raise r.fail(f"{p}.status", f"is {status!r}, not CACHED, RUN or ERROR") from None
+    return Step(
+        index=r.get(d, "index", p, (int,)),
+        stage=str(r.get(d, "stage", p, (str, int))),
+        position=r.get(d, "position", p, (int,)),
+        line=r.get(d, "line", p, (int,), optional=True),
+        instruction=r.get(d, "instruction", p, (str,)),
+        status=st,
+        started=r.get(d, "started", p, _NUM, optional=True),
+        finished=r.get(d, "finished", p, _NUM, optional=True),
+        duration_s=r.get(d, "duration_s", p, _NUM, optional=True),
+        error=r.get(d, "error", p, (str,), optional=True),
+    )
+
+
+def _vertex_from(r: _Reader, d: Any, p: str) -> InternalVertex:
+    return InternalVertex(
+        name=r.get(d, "name", p, (str,)),
+        cached=r.get(d, "cached", p, (bool,)),
+        started=r.get(d, "started", p, _NUM, optional=True),
+        finished=r.get(d, "finished", p, _NUM, optional=True),
+        duration_s=r.get(d, "duration_s", p, _NUM, optional=True),
+        error=r.get(d, "error", p, (str,), optional=True),
+    )
+
+
+def _build_from(r: _Reader, d: Any, p: str) -> Build:
+    steps = r.get(d, "steps", p, (list,))
+    internal = r.get(d, "internal", p, (list,), optional=True) or []
+    complete = r.get(d, "complete", p, (bool,), optional=True)
+    return Build(
+        scenario=r.get(d, "scenario", p, (str,)),
+        repeat=r.get(d, "repeat", p, (int,)),
+        ok=r.get(d, "ok", p, (bool,)),
+        error=r.get(d, "error", p, (str,), optional=True),
+        duration_s=r.get(d, "duration_s", p, _NUM, optional=True),
+        image_id=r.get(d, "image_id", p, (str,), optional=True),
+        steps=tuple(_step_from(r, s, f"{p}.steps[{i}]") for i, s in enumerate(steps)),
+        internal=tuple(_vertex_from(r, v, f"{p}.internal[{i}]") for i, v in enumerate(internal)),
+        started=r.get(d, "started", p, _NUM, optional=True),
+        complete=True if complete is None else complete,
+    )
+
+
+def profile_from_dict(data: Any, where: str = "profile") -> Profile:
+    r = _Reader(where)
+    if not isinstance(data, Mapping):
+        raise InputFormatError(f"{where}: not a JSON object; is this a cacheprof profile.json?")
+    schema = r.get(data, "schema", "", (str,))
+    if schema != PROFILE_SCHEMA:
+        raise InputFormatError(f"{where}: schema is {schema!r}, this cacheprof reads {PROFILE_SCHEMA!r}")
+    engine = r.get(data, "engine", "", (dict,), optional=True)
+    builds = r.get(data, "builds", "", (list,))
+    return Profile(
+        builder=r.get(data, "builder", "", (str,)),
+        dockerfile=r.get(data, "dockerfile", "", (str,)),
+        context=r.get(data, "context", "", (str,)),
+        builds=tuple(_build_from(r, b, f"builds[{i}]") for i, b in enumerate(builds)),
+        engine=EngineInfo(
+            version=str(r.get(engine, "version", "engine", (str,))),
+            api_version=str(r.get(engine, "api_version", "engine", (str,))),
+            os=str(engine.get("os", "")),
+            arch=str(engine.get("arch", "")),
+            host=str(engine.get("host", "")),
+        ) if engine else None,
+        target=r.get(data, "target", "", (str,), optional=True),
+        build_args=dict(r.get(data, "build_args", "", (dict,), optional=True) or {}),
+        scenarios=tuple(r.get(data, "scenarios", "", (list,), optional=True) or ()),
+        created=r.get(data, "created", "", (str,), optional=True) or "",
+        machine=dict(r.get(data, "machine", "", (dict,), optional=True) or {}),
+        source=r.get(data, "source", "", (str,), optional=True) or "profile",
+    )
+
+
+def loads(text: str, where: str = "profile") -> Profile:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputFormatError(
+            f"{where}: not valid JSON ({e.msg} at line {e.lineno}); the file may be truncated"
+        ) from None
+    return profile_from_dict(data, where)
