@@ -1,0 +1,65 @@
+"""The click CLI: thin. Each command parses options, calls the library, and renders.
+
+Errors of the CacheprofError family become one line on stderr and their exit status; any other
+exception too, unless --debug asks for the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from .errors import CacheprofError
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CacheprofError as e:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"cacheprof: error: {e.message}", err=True)
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo("cacheprof: interrupted", err=True)
+            ctx.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as e:  # a bug: still one line, unless --debug
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(
+                f"cacheprof: internal error: {type(e).__name__}: {e} (run again with --debug for the traceback)",
+                err=True,
+            )
+            ctx.exit(70)
+
+
+@click.group(cls=_Group)
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(package_name="cacheprof")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Measure what Docker's build cache does for a Dockerfile, on real builds."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def _register() -> None:
+    # Commands live in cacheprof/commands/*; importing them here keeps `cacheprof --help` complete
+    # while each command module imports its heavy dependencies lazily.
+    from .commands import all_commands
+
+    for command in all_commands():
+        main.add_command(command)
+
+
+_register()
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
