@@ -1,0 +1,269 @@
+"""Drivers run builds and hand back the engine's raw stream, message by message, with arrival times.
+
+`DockerDriver` talks to a real engine through the docker SDK (the only module that imports `docker`);
+`ReplayDriver` plays recorded streams back, so the whole CLI runs without a daemon in unit tests.
+A recording is JSON lines: each Engine API message with the arrival time added as `"_t"`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from .errors import EngineError, EngineUnreachableError, InputFormatError, UsageError
+from .model import Builder, EngineInfo
+
+Event = tuple[float, dict[str, Any]]
+ARRIVAL_KEY = "_t"
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    context_tar: bytes
+    dockerfile: str  # the Dockerfile's name inside the tar
+    builder: Builder
+    tag: str
+    nocache: bool = False
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+
+
+class Driver(Protocol):
+    def engine_info(self) -> EngineInfo: ...
+
+    def build(self, request: BuildRequest) -> Iterator[Event]: ...
+
+    def remove_image(self, ref: str) -> bool: ...
+
+    def image_ids(self) -> set[str]: ...
+
+    def close(self) -> None: ...
+
+
+class EngineConnectionLost(EngineError):
+    """The engine stopped answering in the middle of a build."""
+
+
+def _engine_address(explicit: str | None) -> str:
+    import os
+
+    return explicit or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+class DockerDriver:
+    """Builds on a real engine. Classic: the SDK's own build(); BuildKit: POST /build?version=2."""
+
+    def __init__(self, docker_host: str | None = None) -> None:
+        import docker
+        import docker.errors
+
+        self._errors = docker.errors
+        self.address = _engine_address(docker_host)
+        try:
+            if docker_host:
+                self._client = docker.DockerClient(base_url=docker_host, timeout=60)
+            else:
+                self._client = docker.from_env(timeout=60)
+            self._version = self._client.api.version()
+        except Exception as e:  # the SDK raises DockerException, requests errors, FileNotFoundError...
+            raise EngineUnreachableError(
+                f"cannot reach the Docker engine at {self.address} ({_short(e)}); "
+                "start dockerd (scripts/dockerd-up) or point --docker-host / DOCKER_HOST at a running engine"
+            ) from None
+        self.api = self._client.api
+
+    def engine_info(self) -> EngineInfo:
+        v = self._version
+        return EngineInfo(
+            version=str(v.get("Version", "")),
+            api_version=str(v.get("ApiVersion", "")),
+            os=str(v.get("Os", "")),
+            arch=str(v.get("Arch", "")),
+            host=self.address,
+        )
+
+    def build(self, request: BuildRequest) -> Iterator[Event]:
+        try:
+            if request.builder is Builder.BUILDKIT:
+                stream = self._buildkit_stream(request)
+            else:
+                stream = self._classic_stream(request)
+            for message in stream:
+                yield time.time(), message
+        except self._errors.APIError as e:
+            explanation = str(getattr(e, "explanation", "") or e)
+            if e.status_code == 400 or "dockerfile parse error" in explanation.lower():
+                raise UsageError(f"the engine refused the build: {explanation}") from None
+            raise EngineError(f"the engine refused the build: {explanation}") from None
+        except self._errors.DockerException as e:
+            raise EngineConnectionLost(f"lost the Docker engine at {self.address}: {_short(e)}") from None
+        except OSError as e:  # requests' ConnectionError and ChunkedEncodingError are OSErrors
+            raise EngineConnectionLost(f"lost the Docker engine at {self.address}: {_short(e)}") from None
+        except Exception as e:
+            if type(e).__module__.startswith(("requests", "urllib3", "http")):
+                raise EngineConnectionLost(f"lost the Docker engine at {self.address}: {_short(e)}") from None
+            raise
+
+    def _params(self, request: BuildRequest) -> dict[str, Any]:
+        return {
+            "t": request.tag,
+            "dockerfile": request.dockerfile,
+            "nocache": request.nocache,
+            "rm": True,
+            # forcerm: a failed step's container is removed too (rm alone leaves it behind).
+            "forcerm": True,
+            "buildargs": dict(request.build_args),
+            "target": request.target,
+        }
+
+    def _classic_stream(self, request: BuildRequest) -> Iterator[dict[str, Any]]:
+        import io
+
+        p = self._params(request)
+        return self.api.build(
+            fileobj=io.BytesIO(request.context_tar),
+            custom_context=True,
+            tag=p["t"],
+            dockerfile=p["dockerfile"],
+            nocache=p["nocache"],
+            rm=True,
+            forcerm=True,
+            buildargs=p["buildargs"],
+            target=p["target"],
+            decode=True,
+        )
+
+    def _buildkit_stream(self, request: BuildRequest) -> Iterator[dict[str, Any]]:
+        # The SDK's build() has no `version` parameter; its transport can still send the request.
+        p = self._params(request)
+        params: dict[str, Any] = {
+            "version": "2",
+            "t": p["t"],
+            "dockerfile": p["dockerfile"],
+            "nocache": "1" if p["nocache"] else "0",
+            "rm": "1",
+            "forcerm": "1",
+        }
+        if p["buildargs"]:
+            params["buildargs"] = json.dumps(p["buildargs"])
+        if p["target"]:
+            params["target"] = p["target"]
+        response = self.api._post(
+            self.api._url("/build"),
+            params=params,
+            data=request.context_tar,
+            headers={"Content-Type": "application/x-tar"},
+            stream=True,
+            timeout=None,
+        )
+        self.api._raise_for_status(response)
+        return self.api._stream_helper(response, decode=True)
+
+    def remove_image(self, ref: str) -> bool:
+        """Remove one image cacheprof created. noprune: never remove parents it did not create."""
+        try:
+            self.api.remove_image(ref, force=False, noprune=True)
+            return True
+        except self._errors.NotFound:
+            return False
+        except self._errors.APIError:
+            # In use by a container or a child image someone else made: leave it.
+            return False
+
+    def image_ids(self) -> set[str]:
+        return {img["Id"] for img in self.api.images(all=True)}
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text[:200]
+
+
+class StreamRecorder:
+    """Writes one build's events as JSON lines while they arrive (so a crash keeps what came)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = path.open("w", encoding="utf-8")
+
+    def write(self, event: Event) -> None:
+        arrival, message = event
+        self._fh.write(json.dumps({**message, ARRIVAL_KEY: round(arrival, 6)}) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def read_recording(path: Path) -> Iterator[Event]:
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                message = json.loads(line)
+            except json.JSONDecodeError:
+                raise InputFormatError(f"{path}:{n}: not a JSON line of a cacheprof recording") from None
+            arrival = message.pop(ARRIVAL_KEY, None)
+            yield (float(arrival) if arrival is not None else 0.0), message
+
+
+class ReplayDriver:
+    """Plays back recordings made with `cacheprof profile --record DIR`, in build order.
+
+    The recording directory holds `builds.jsonl` (one line per build: file name and the request's
+    builder / nocache / args) and one stream file per build.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        index = directory / "builds.jsonl"
+        if not index.is_file():
+            raise UsageError(f"{directory}: no builds.jsonl; record one with `cacheprof profile --record DIR`")
+        self._entries = [json.loads(x) for x in index.read_text().splitlines() if x.strip()]
+        meta_file = directory / "engine.json"
+        meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+        self._engine = EngineInfo(
+            version=str(meta.get("version", "replay")),
+            api_version=str(meta.get("api_version", "")),
+            os=str(meta.get("os", "")),
+            arch=str(meta.get("arch", "")),
+            host=f"replay:{directory}",
+        )
+        self._next = 0
+        self.requests: list[BuildRequest] = []
+
+    def engine_info(self) -> EngineInfo:
+        return self._engine
+
+    def build(self, request: BuildRequest) -> Iterator[Event]:
+        if self._next >= len(self._entries):
+            raise UsageError(f"{self.directory}: the recording holds {len(self._entries)} builds; asked for more")
+        entry = self._entries[self._next]
+        self._next += 1
+        self.requests.append(request)
+        if entry.get("builder") and entry["builder"] != str(request.builder):
+            raise UsageError(
+                f"{self.directory}: build {self._next} was recorded with {entry['builder']}, "
+                f"replayed as {request.builder}"
+            )
+        yield from read_recording(self.directory / entry["stream"])
+        if entry.get("lost_engine"):
+            raise EngineConnectionLost(entry["lost_engine"])
+
+    def remove_image(self, ref: str) -> bool:
+        return True
+
+    def image_ids(self) -> set[str]:
+        return set()
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,53 @@
+"""Live progress on stderr while builds run: the scenario, the current step, each step's status."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from .model import Build
+from .runner import Reporter
+from .steps_common import StepEvent
+
+_STYLE = {"CACHED": "green", "RUN": "yellow", "ERROR": "bold red"}
+
+
+class LiveProgress(Reporter):
+    def __init__(self, console: Console | None = None, quiet: bool = False) -> None:
+        self.console = console or Console(stderr=True, highlight=False)
+        self.quiet = quiet
+        self._status = None
+        self._scenario = ""
+        self.step = self._on_step
+
+    def build_started(self, scenario: str, repeat: int, number: int, total: int) -> None:
+        if self.quiet:
+            return
+        self._scenario = f"{scenario} (repeat {repeat})"
+        self.console.print(f"[bold]build {number}/{total}[/]: {self._scenario}")
+        if self.console.is_terminal:
+            self._status = self.console.status(f"{self._scenario}: starting")
+            self._status.start()
+
+    def _on_step(self, ev: StepEvent) -> None:
+        if self.quiet:
+            return
+        label = f"[{ev.stage} {ev.position}] {ev.instruction}"
+        if len(label) > 90:
+            label = label[:87] + "..."
+        if ev.status is None:
+            if self._status is not None:
+                self._status.update(f"{self._scenario}: {label}")
+            return
+        secs = f"{ev.duration_s:7.2f}s" if ev.duration_s is not None else "      -"
+        style = _STYLE.get(ev.status, "")
+        self.console.print(f"  [{style}]{ev.status:<6}[/] {secs}  {label}", markup=True, highlight=False)
+
+    def build_finished(self, build: Build) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+        if self.quiet:
+            return
+        state = "ok" if build.ok else f"[bold red]FAILED[/]: {build.error}"
+        hit = f"{build.hit_rate:.0%}" if build.hit_rate is not None else "-"
+        self.console.print(f"  done in {build.duration_s or 0:.2f}s, hit rate {hit}, {state}")

@@ -1,0 +1,197 @@
+"""Runs scenarios as real builds through a Driver and assembles Build records.
+
+The runner owns the images it creates: it tags them in its own namespace and removes exactly those (and
+the classic builder's intermediates it created) when closed, also after a failure or Ctrl-C. It never
+prunes build cache and never removes anything it did not create.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .build_context import TempContext, make_tar
+from .dockerfile_model import DockerfileModel
+from .driver import BuildRequest, Driver, EngineConnectionLost, StreamRecorder
+from .errors import CacheprofError
+from .model import Build, Builder
+from .scenarios import Kind, Scenario
+from .steps_buildkit import BuildKitAssembler
+from .steps_classic import ClassicAssembler
+from .steps_common import BuildOutcome, ProgressCallback
+
+TAG_REPO = "cacheprof"
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    context: Path
+    dockerfile: Path
+    model: DockerfileModel
+    builder: Builder
+    scenarios: tuple[Scenario, ...]
+    repeat: int = 1
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    # Keeps two runs' tags apart (compare runs BEFORE and AFTER side by side).
+    namespace: str = "run"
+
+
+class Reporter:
+    """Receives progress; the default does nothing (the CLI passes a live display)."""
+
+    def build_started(self, scenario: str, repeat: int, number: int, total: int) -> None: ...
+
+    def build_finished(self, build: Build) -> None: ...
+
+    step: ProgressCallback | None = None
+
+
+def assemble(
+    builder: Builder, events: Iterator[tuple[float, dict]], model: DockerfileModel | None,
+    on_progress: ProgressCallback | None = None, record: Callable[[tuple[float, dict]], None] | None = None,
+) -> BuildOutcome:
+    """Feed one build's events to the builder's assembler. A lost engine gives an incomplete outcome."""
+    asm: ClassicAssembler | BuildKitAssembler = (
+        BuildKitAssembler(model, on_progress) if builder is Builder.BUILDKIT else ClassicAssembler(model, on_progress)
+    )
+    lost: str | None = None
+    try:
+        for event in events:
+            if record is not None:
+                record(event)
+            asm.feed_message(*event)
+    except EngineConnectionLost as e:
+        lost = e.message
+    outcome = asm.outcome(ended=lost is None)
+    if lost is not None:
+        return BuildOutcome(
+            ok=False, error=lost, steps=outcome.steps, internal=outcome.internal, image_id=outcome.image_id,
+            complete=False, started=outcome.started, finished=outcome.finished,
+            created_images=outcome.created_images,
+        )
+    return outcome
+
+
+class Runner:
+    def __init__(self, driver: Driver, plan: RunPlan, reporter: Reporter | None = None,
+                 record_dir: Path | None = None) -> None:
+        self.driver = driver
+        self.plan = plan
+        self.reporter = reporter or Reporter()
+        self.record_dir = record_dir
+        self.run_id = secrets.token_hex(4)
+        self.builds: list[Build] = []
+        self._tags: list[str] = []
+        self._created: list[str] = []
+        self._count = 0
+        if record_dir is not None:
+            record_dir.mkdir(parents=True, exist_ok=True)
+            info = driver.engine_info()
+            (record_dir / "engine.json").write_text(json.dumps(info.__dict__))
+            (record_dir / "builds.jsonl").write_text("")
+
+    # --- one build ----------------------------------------------------------------------------
+
+    def _tag(self) -> str:
+        self._count += 1
+        tag = f"{TAG_REPO}/{self.plan.namespace}-{self.run_id}:b{self._count}"
+        self._tags.append(tag)
+        return tag
+
+    def _build(self, scenario: Scenario, repeat: int, context: Path, dockerfile: Path,
+               build_args: dict[str, str]) -> Build:
+        tar, df_name = make_tar(context, dockerfile)
+        request = BuildRequest(
+            context_tar=tar, dockerfile=df_name, builder=self.plan.builder, tag=self._tag(),
+            nocache=scenario.kind is Kind.COLD, build_args=build_args, target=self.plan.target,
+        )
+        recorder: StreamRecorder | None = None
+        if self.record_dir is not None:
+            stream_name = f"build-{self._count:03d}.jsonl"
+            recorder = StreamRecorder(self.record_dir / stream_name)
+            with (self.record_dir / "builds.jsonl").open("a") as fh:
+                fh.write(json.dumps({"stream": stream_name, "scenario": scenario.name, "repeat": repeat,
+                                     "builder": str(self.plan.builder), "nocache": request.nocache}) + "\n")
+        t0 = time.time()
+        try:
+            outcome = assemble(
+                self.plan.builder, self.driver.build(request), self.plan.model,
+                self.reporter.step, recorder.write if recorder else None,
+            )
+        finally:
+            if recorder is not None:
+                recorder.close()
+        wall = time.time() - t0
+        self._created.extend(outcome.created_images)
+        return Build(
+            scenario=scenario.name, repeat=repeat, ok=outcome.ok, error=outcome.error, duration_s=wall,
+            image_id=outcome.image_id, steps=outcome.steps, internal=outcome.internal, started=t0,
+            complete=outcome.complete,
+        )
+
+    def run_scenario(self, scenario: Scenario, repeat: int) -> Build:
+        plan = self.plan
+        args = dict(plan.build_args)
+        if scenario.kind is Kind.ARG:
+            assert scenario.arg_name is not None
+            args[scenario.arg_name] = scenario.arg_value or ""
+        if scenario.kind is not Kind.EDIT:
+            return self._build(scenario, repeat, plan.context, plan.dockerfile, args)
+        # Each edit starts from the original context plus that one edit, with content never built
+        # before: BuildKit keys COPY by content, so a repeated edit text would hit an earlier cache.
+        with TempContext(plan.context) as tmp:
+            assert scenario.glob is not None
+            tmp.apply_edit(scenario.glob, f"{self.run_id}-{repeat}-{secrets.token_hex(8)}")
+            dockerfile = plan.dockerfile
+            try:
+                dockerfile = tmp.path / plan.dockerfile.resolve().relative_to(plan.context.resolve())
+            except ValueError:
+                pass  # the Dockerfile lives outside the context: it is never edited
+            return self._build(scenario, repeat, tmp.path, dockerfile, args)
+
+    # --- the whole plan -----------------------------------------------------------------------
+
+    def run(self) -> Iterator[Build]:
+        """Yield builds as they finish. Stops early only when the engine is gone."""
+        total = len(self.plan.scenarios) * self.plan.repeat
+        n = 0
+        for repeat in range(1, self.plan.repeat + 1):
+            for scenario in self.plan.scenarios:
+                n += 1
+                self.reporter.build_started(scenario.name, repeat, n, total)
+                build = self.run_scenario(scenario, repeat)
+                self.builds.append(build)
+                self.reporter.build_finished(build)
+                yield build
+                if not build.complete and not build.ok and "lost the Docker engine" in (build.error or ""):
+                    raise EngineConnectionLost(
+                        f"{build.error}; {len(self.builds)} build(s) measured before it was written"
+                    )
+
+    def cleanup(self) -> list[str]:
+        """Remove the tags and intermediate images this runner created. Returns what failed."""
+        left: list[str] = []
+        for tag in reversed(self._tags):
+            try:
+                self.driver.remove_image(tag)
+            except CacheprofError:
+                left.append(tag)
+        for image in reversed(self._created):
+            try:
+                self.driver.remove_image(image)
+            except CacheprofError:
+                left.append(image)
+        self._tags.clear()
+        self._created.clear()
+        return left
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()

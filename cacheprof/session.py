@@ -1,0 +1,145 @@
+"""From options to a Profile: validate input, plan scenarios, run them, write outputs.
+
+Shared by `profile`, `compare` and `bench`. Heavy modules (pandas, matplotlib) load only in
+`write_outputs`, after the builds, so they never slow the build path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .build_context import default_edit_globs
+from .dockerfile_model import DockerfileModel
+from .dockerfile_model import load as load_dockerfile
+from .driver import DockerDriver, Driver, ReplayDriver
+from .errors import CacheprofError, UsageError
+from .model import Build, Builder, Profile
+from .runner import Reporter, Runner, RunPlan
+from .scenarios import Kind, Scenario, parse_build_arg, parse_scenario
+
+
+@dataclass(frozen=True)
+class ProfileOptions:
+    context: Path
+    dockerfile: Path | None
+    scenarios: tuple[str, ...]
+    repeat: int
+    builder: Builder
+    build_args: tuple[str, ...] = ()
+    target: str | None = None
+    namespace: str = "run"
+
+
+def resolve_paths(context: Path, dockerfile: Path | None) -> tuple[Path, Path]:
+    if not context.exists():
+        raise UsageError(f"build context not found: {context}; pass the folder that holds your Dockerfile")
+    if not context.is_dir():
+        raise UsageError(f"build context {context} is not a folder; pass the folder (and -f for the Dockerfile)")
+    df = dockerfile if dockerfile is not None else context / "Dockerfile"
+    if not df.is_file():
+        raise UsageError(f"Dockerfile not found: {df}; pass its path with -f")
+    return context.resolve(), df.resolve()
+
+
+def default_scenarios(context: Path, model: DockerfileModel) -> tuple[Scenario, ...]:
+    edits = tuple(Scenario(Kind.EDIT, glob=g) for g in default_edit_globs(context, model))
+    return (Scenario(Kind.COLD), Scenario(Kind.WARM), *edits)
+
+
+def check_target(model: DockerfileModel, target: str | None) -> None:
+    if target and not any(s.name == target for s in model.stages):
+        names = ", ".join(s.name for s in model.stages if s.name) or "none"
+        raise UsageError(f"--target {target!r}: no stage of that name in the Dockerfile (named stages: {names})")
+
+
+def plan_profile(o: ProfileOptions) -> RunPlan:
+    context, dockerfile = resolve_paths(o.context, o.dockerfile)
+    model = load_dockerfile(dockerfile)
+    check_target(model, o.target)
+    scenarios = tuple(parse_scenario(s) for s in o.scenarios) or default_scenarios(context, model)
+    args = dict(parse_build_arg(a) for a in o.build_args)
+    return RunPlan(
+        context=context, dockerfile=dockerfile, model=model, builder=o.builder, scenarios=scenarios,
+        repeat=o.repeat, build_args=args, target=o.target, namespace=o.namespace,
+    )
+
+
+def open_driver(docker_host: str | None, replay_dir: Path | None = None) -> Driver:
+    if replay_dir is not None:
+        return ReplayDriver(replay_dir)
+    return DockerDriver(docker_host)
+
+
+def machine_info() -> dict[str, str]:
+    return {
+        "hostname": platform.node(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": str(os.cpu_count() or ""),
+        "machine": platform.machine(),
+    }
+
+
+def make_profile(plan: RunPlan, driver: Driver, builds: list[Build]) -> Profile:
+    return Profile(
+        builder=str(plan.builder),
+        dockerfile=str(plan.dockerfile),
+        context=str(plan.context),
+        builds=tuple(builds),
+        engine=driver.engine_info(),
+        target=plan.target,
+        build_args=dict(plan.build_args),
+        scenarios=tuple(s.name for s in plan.scenarios),
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        machine=machine_info(),
+    )
+
+
+def run_plan(driver: Driver, plan: RunPlan, *, quiet: bool = False, record_dir: Path | None = None,
+             reporter: Reporter | None = None) -> tuple[Profile, BaseException | None]:
+    """Run every build of the plan. Returns the profile and the failure that stopped it early, if any:
+    what was measured before a failure or Ctrl-C is kept, and the images are cleaned up either way."""
+    if reporter is None:
+        from .progress import LiveProgress
+
+        reporter = LiveProgress(quiet=quiet)
+    runner = Runner(driver, plan, reporter, record_dir)
+    failure: BaseException | None = None
+    try:
+        with runner:
+            for _ in runner.run():
+                pass
+    except (CacheprofError, KeyboardInterrupt) as e:
+        failure = e
+    return make_profile(plan, driver, runner.builds), failure
+
+
+def default_report_dir(context: Path, root: Path = Path("reports")) -> Path:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", context.resolve().name) or "context"
+    return root / f"{stamp}-{name}"
+
+
+def write_outputs(profile: Profile, out: Path) -> list[Path]:
+    """Write profile.json and steps.csv first (the data), then the rendered report."""
+    from .profile_json import dumps
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        written = [out / "profile.json"]
+        written[0].write_text(dumps(profile))
+    except OSError as e:
+        raise UsageError(f"cannot write the report folder {out}: {e.strerror}; pass a writable --out") from None
+    try:
+        from .report_writer import write_report
+    except ImportError:  # the report renderer is optional at this layer
+        from .analysis import steps_csv
+
+        (out / "steps.csv").write_text(steps_csv(profile))
+        return [*written, out / "steps.csv"]
+    return write_report(profile, out)
