@@ -31,7 +31,7 @@ class LiveProgress(Reporter):
     def _on_step(self, ev: StepEvent) -> None:
         if self.quiet:
             return
-        label = f"[{ev.stage} {ev.position}] {ev.instruction}"
+        label = " ".join(f"[{ev.stage} {ev.position}] {ev.instruction}".split())
         if len(label) > 90:
             label = label[:87] + "..."
         if ev.status is None:

@@ -66,7 +66,7 @@ def profile(context: Path, dockerfile: Path | None, scenarios: tuple[str, ...], 
         from ..render_table import render_profile
 
         sys.stdout.write(render_profile(profile_data))
-        click.echo(f"report written to {out}/ ({', '.join(p.name for p in written)})", err=True)
+        click.echo(f"report written to {out}/ ({len(written)} files)", err=True)
     if isinstance(failure, KeyboardInterrupt):
         raise Interrupted(f"interrupted; the {len(profile_data.builds)} build(s) measured are in {out}/")
     if failure is not None:
