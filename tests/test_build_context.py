@@ -1,0 +1,413 @@
+"""The build-context tar, scratch copies and their edits, and the default edit targets (no Docker needed)."""
+
+from __future__ import annotations
+
+import builtins
+import io
+import os
+import stat
+import tarfile
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from cacheprof import build_context
+from cacheprof.build_context import (
+    OUTSIDE_DOCKERFILE_PREFIX,
+    TempContext,
+    context_fingerprint,
+    default_edit_globs,
+    make_tar,
+    pick_edit_target,
+)
+from cacheprof.dockerfile_model import parse_text
+from cacheprof.dockerignore import DockerIgnore
+from cacheprof.errors import UsageError
+
+
+class Link(str):
+    """A symlink target in a make_ctx spec."""
+
+
+def make_ctx(root: Path, files: dict[str, str | bytes | Link | None]) -> Path:
+    """Files (str/bytes content), symlinks (Link) and empty directories (None) under root."""
+    root.mkdir(parents=True, exist_ok=True)
+    for rel, content in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if content is None:
+            p.mkdir()
+        elif isinstance(content, Link):
+            p.symlink_to(str(content))
+        elif isinstance(content, bytes):
+            p.write_bytes(content)
+        else:
+            p.write_text(content)
+    return root
+
+
+def members(data: bytes) -> dict[str, tarfile.TarInfo]:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return {m.name: m for m in tar.getmembers()}
+
+
+def names(data: bytes) -> list[str]:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return [m.name for m in tar.getmembers()]
+
+
+def content(data: bytes, name: str) -> bytes:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        fh = tar.extractfile(name)
+        assert fh is not None
+        return fh.read()
+
+
+def raw_headers(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(typeflag, magic) of every header block, read straight from the bytes (PAX would show as x/g)."""
+    out = []
+    pos = 0
+    while pos + 512 <= len(data):
+        block = data[pos : pos + 512]
+        if block == b"\0" * 512:
+            break
+        typeflag, magic = block[156:157], block[257:265]
+        size_field = block[124:136]
+        size = int(size_field.rstrip(b"\0 ") or b"0", 8) if not size_field[0] & 0x80 else 0
+        out.append((typeflag, magic))
+        pos += 512 + (size + 511) // 512 * 512
+    return out
+
+
+DOCKERFILE = "FROM busybox\nCOPY . /app\n"
+
+
+# --- make_tar ------------------------------------------------------------------------------------------
+
+
+def test_tar_without_dockerignore_sends_everything_in_walk_order(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path / "ctx", {
+        "Dockerfile": DOCKERFILE, "app.py": "print('hi')\n", "run.sh": "#!/bin/sh\n", "a-b.txt": "dash\n",
+        "a/x": "in a\n", "src/sub/b.txt": "b\n", "empty": None, "link": Link("app.py"),
+    })
+    os.chmod(ctx / "run.sh", 0o755)
+    os.chmod(ctx / "app.py", 0o640)
+    data, df_name = make_tar(ctx, ctx / "Dockerfile")
+    assert df_name == "Dockerfile"
+    # Go's WalkDir order: a directory's content right after it, so a/x comes before a-b.txt.
+    assert names(data) == [
+        "Dockerfile", "a", "a/x", "a-b.txt", "app.py", "empty", "link", "run.sh", "src", "src/sub",
+        "src/sub/b.txt",
+    ]
+    m = members(data)
+    assert m["run.sh"].mode == 0o755 and m["app.py"].mode == 0o640
+    assert m["link"].issym() and m["link"].linkname == "app.py"
+    assert m["empty"].isdir() and m["src/sub"].isdir()
+    assert all(i.uid == 0 and i.gid == 0 and i.uname == "" and i.gname == "" for i in m.values())
+    assert m["app.py"].mtime == int(os.lstat(ctx / "app.py").st_mtime)
+    assert content(data, "src/sub/b.txt") == b"b\n"
+
+
+def test_tar_is_gnu_format_without_pax_headers(tmp_path: Path) -> None:
+    long_name = "d" * 60 + "/" + "f" * 80 + ".txt"  # over 100 bytes: needs a GNU long-name record
+    ctx = make_ctx(tmp_path / "ctx", {"Dockerfile": DOCKERFILE, long_name: "long\n", "caf\u00e9.txt": "x"})
+    data, _ = make_tar(ctx, ctx / "Dockerfile")
+    headers = raw_headers(data)
+    flags = [flag for flag, _ in headers]
+    assert b"x" not in flags and b"g" not in flags
+    assert b"L" in flags  # GNU long name, not PAX
+    assert all(magic == b"ustar  \0" for _, magic in headers)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        assert tar.pax_headers == {}
+        assert all(not m.pax_headers for m in tar.getmembers())
+        assert long_name in tar.getnames() and "caf\u00e9.txt" in tar.getnames()
+
+
+def test_dockerignore_filters_but_build_files_are_always_sent(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path / "ctx", {
+        "Dockerfile": DOCKERFILE, ".dockerignore": "*.log\nbuild\n!build/keep.txt\nDockerfile\n.dockerignore\n",
+        "app.py": "x", "debug.log": "log", "sub/trace.log": "kept: *.log is root-only",
+        "build/keep.txt": "keep", "build/out.o": "obj",
+    })
+    data, df_name = make_tar(ctx, ctx / "Dockerfile")
+    assert df_name == "Dockerfile"
+    # build/ itself is excluded (no entry) but the walk enters it for the exception.
+    assert names(data) == [".dockerignore", "Dockerfile", "app.py", "build/keep.txt", "sub", "sub/trace.log"]
+
+
+def test_wildcard_exception_does_not_reach_into_an_excluded_directory(tmp_path: Path) -> None:
+    # Docker prunes build/ because no exception starts with "build/": the file stays out even though
+    # the matcher alone would keep it.
+    ctx = make_ctx(tmp_path / "ctx", {
+        "Dockerfile": DOCKERFILE, ".dockerignore": "build\n!*/keep.txt\n", "build/keep.txt": "keep",
+        "other/keep.txt": "k",
+    })
+    assert not DockerIgnore.for_context(ctx).excluded("build/keep.txt")
+    data, _ = make_tar(ctx, ctx / "Dockerfile")
+    assert "build/keep.txt" not in names(data)
+    assert "other/keep.txt" in names(data)
+
+
+def test_dockerfile_inside_an_excluded_directory(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path / "ctx", {
+        ".dockerignore": "docker\n", "docker/Dockerfile": DOCKERFILE, "docker/notes.txt": "n", "app.py": "x",
+    })
+    data, df_name = make_tar(ctx, ctx / "docker" / "Dockerfile")
+    assert df_name == "docker/Dockerfile"
+    assert names(data) == [".dockerignore", "app.py", "docker/Dockerfile"]
+    assert content(data, "docker/Dockerfile") == DOCKERFILE.encode()
+
+
+def test_dockerfile_outside_the_context(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path / "ctx", {"app.py": "x"})
+    outside = tmp_path / "elsewhere" / "Dockerfile.prod"
+    outside.parent.mkdir()
+    outside.write_text(DOCKERFILE)
+    data, df_name = make_tar(ctx, outside)
+    assert df_name.startswith(OUTSIDE_DOCKERFILE_PREFIX) and len(df_name) > len(OUTSIDE_DOCKERFILE_PREFIX)
+    assert content(data, df_name) == DOCKERFILE.encode()
+    # As the CLI does: the added file is listed in the sent .dockerignore so COPY . does not take it.
+    assert content(data, ".dockerignore").decode().split() == [".dockerignore", df_name]
+    assert names(data) == ["app.py", df_name, ".dockerignore"]
+    assert make_tar(ctx, outside)[1] == df_name  # stable across builds
+    assert not (ctx / ".dockerignore").exists()  # the user's context is not written to
+
+
+def test_dockerfile_outside_with_an_existing_dockerignore(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path / "ctx", {"app.py": "x", "x.log": "log", ".dockerignore": "*.log"})
+    outside = tmp_path / "Dockerfile"
+    outside.write_text(DOCKERFILE)
+    data, df_name = make_tar(ctx, outside)
+    assert content(data, ".dockerignore") == f"*.log\n{df_name}\n".encode()
+    assert names(data) == [".dockerignore", "app.py", df_name]
+    assert (ctx / ".dockerignore").read_text() == "*.log"
+
+
+def test_hard_links_are_sent_as_links(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path / "ctx", {"Dockerfile": DOCKERFILE, "a.bin": b"\0data"})
+    os.link(ctx / "a.bin", ctx / "b.bin")
+    m = members(make_tar(ctx, ctx / "Dockerfile")[0])
+    assert m["a.bin"].isfile() and m["a.bin"].size == 5
+    assert m["b.bin"].islnk() and m["b.bin"].linkname == "a.bin"
+
+
+def test_bad_context_and_dockerfile_are_usage_errors(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="build context not found"):
+        make_tar(tmp_path / "missing", tmp_path / "Dockerfile")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="is not a directory"):
+        make_tar(tmp_path / "file", tmp_path / "file")
+    ctx = make_ctx(tmp_path / "ctx", {"app.py": "x"})
+    with pytest.raises(UsageError, match="Dockerfile not found"):
+        make_tar(ctx, ctx / "Dockerfile")
+    (ctx / ".dockerignore").write_text("[\n")
+    (ctx / "Dockerfile").write_text(DOCKERFILE)
+    with pytest.raises(UsageError, match=r"\.dockerignore:1: invalid pattern"):
+        make_tar(ctx, ctx / "Dockerfile")
+
+
+def deny_reading(monkeypatch: pytest.MonkeyPatch, denied: Path) -> None:
+    """Make `denied` unreadable for build_context even when the tests run as root."""
+    real_open = builtins.open
+
+    def fake_open(file, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if os.path.realpath(file) == os.path.realpath(denied):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(build_context, "open", fake_open, raising=False)
+
+
+def test_unreadable_file_is_a_usage_error_unless_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx = make_ctx(tmp_path / "ctx", {"Dockerfile": DOCKERFILE, "secret.key": "k", "app.py": "x"})
+    deny_reading(monkeypatch, ctx / "secret.key")
+    with pytest.raises(UsageError, match=r"cannot read .*secret\.key.*permission denied.*\.dockerignore"):
+        make_tar(ctx, ctx / "Dockerfile")
+    (ctx / ".dockerignore").write_text("*.key\n")
+    assert "secret.key" not in names(make_tar(ctx, ctx / "Dockerfile")[0])
+
+
+# --- TempContext -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app_ctx(tmp_path: Path) -> Path:
+    ctx = make_ctx(tmp_path / "ctx", {
+        "Dockerfile": DOCKERFILE, ".dockerignore": "*.log\n", "requirements.txt": "flask==3.0\n",
+        "src/a.py": "print('a')", "src/b.py": "print('b')\n", "src/sub/c.py": "c\n", "src/readme.md": "r\n",
+        "data/blob.bin": b"\x00\x01\x02binary", "debug.log": "ignored\n", "link.py": Link("src/a.py"),
+        "empty": None,
+    })
+    os.chmod(ctx / "requirements.txt", 0o444)
+    os.chmod(ctx / "src" / "b.py", 0o755)
+    return ctx
+
+
+def test_temp_context_is_an_exact_copy_and_is_removed(app_ctx: Path) -> None:
+    with TempContext(app_ctx) as tmp:
+        path = tmp.path
+        assert path.is_dir() and path.name.startswith("cacheprof-ctx-")
+        assert Path(tempfile.gettempdir()) in path.parents
+        assert context_fingerprint(path) == context_fingerprint(app_ctx)
+        assert (path / "link.py").is_symlink() and os.readlink(path / "link.py") == "src/a.py"
+        assert stat.S_IMODE(os.stat(path / "requirements.txt").st_mode) == 0o444
+        assert make_tar(path, path / "Dockerfile") == make_tar(app_ctx, app_ctx / "Dockerfile")
+        assert tmp.map_path(app_ctx / "Dockerfile") == path / "Dockerfile"
+        assert tmp.map_path(app_ctx.parent / "x") == app_ctx.parent / "x"
+    assert not path.exists()
+
+
+def test_temp_context_is_removed_on_exception(app_ctx: Path) -> None:
+    seen: list[Path] = []
+    with pytest.raises(RuntimeError, match="boom"), TempContext(app_ctx) as tmp:
+        seen.append(tmp.path)
+        os.chmod(tmp.path / "src", 0o555)  # a read-only directory must not block the cleanup
+        raise RuntimeError("boom")
+    assert seen and not seen[0].exists()
+
+
+def test_apply_edit_text_and_binary_and_never_touches_the_original(app_ctx: Path) -> None:
+    before = context_fingerprint(app_ctx)
+    with TempContext(app_ctx) as tmp:
+        edited = tmp.apply_edit("src/*.py", "n0nce-1")
+        assert edited == ["src/a.py", "src/b.py"]  # not src/sub/c.py: * stays within a directory
+        assert (tmp.path / "src/a.py").read_text() == "print('a')\n# cacheprof edit n0nce-1\n"
+        assert (tmp.path / "src/b.py").read_text() == "print('b')\n# cacheprof edit n0nce-1\n"
+        assert stat.S_IMODE(os.stat(tmp.path / "src/b.py").st_mode) == 0o755
+        assert tmp.apply_edit("data", "n0nce-2") == ["data/blob.bin"]  # a directory edits what is in it
+        assert (tmp.path / "data/blob.bin").read_bytes() == b"\x00\x01\x02binaryn0nce-2"
+        assert tmp.apply_edit("requirements.txt", "n0nce-3") == ["requirements.txt"]
+        assert (tmp.path / "requirements.txt").read_text().endswith("flask==3.0\n# cacheprof edit n0nce-3\n")
+        assert stat.S_IMODE(os.stat(tmp.path / "requirements.txt").st_mode) == 0o444
+        assert context_fingerprint(tmp.path) != before
+    assert context_fingerprint(app_ctx) == before
+    assert (app_ctx / "src/a.py").read_text() == "print('a')"
+
+
+def test_apply_edit_globs(app_ctx: Path) -> None:
+    with TempContext(app_ctx) as tmp:
+        assert tmp.apply_edit("**/*.py", "n") == ["src/a.py", "src/b.py", "src/sub/c.py"]
+        assert tmp.apply_edit("src/**", "n") == ["src/a.py", "src/b.py", "src/readme.md", "src/sub/c.py"]
+        assert tmp.apply_edit("./src/sub/", "n") == ["src/sub/c.py"]
+        assert tmp.apply_edit("src/[ab].py", "n") == ["src/a.py", "src/b.py"]
+        assert tmp.apply_edit("debug.log", "n") == ["debug.log"]  # ignored files can be edited too
+        with pytest.raises(UsageError, match=r"edit:nope/\*\.py matches no file in the context"):
+            tmp.apply_edit("nope/*.py", "n")
+
+
+def test_apply_edit_never_follows_symlinks(tmp_path: Path) -> None:
+    secret = tmp_path / "outside.txt"
+    secret.write_text("user data\n")
+    ctx = make_ctx(tmp_path / "ctx", {"Dockerfile": DOCKERFILE, "ext.txt": Link(str(secret)), "own.txt": "o"})
+    with TempContext(ctx) as tmp:
+        assert tmp.apply_edit("*.txt", "n") == ["own.txt"]
+        with pytest.raises(UsageError, match="matches no file"):
+            tmp.apply_edit("ext.txt", "n")
+    assert secret.read_text() == "user data\n"
+
+
+def test_temp_edit_changes_only_that_file_in_the_tar(app_ctx: Path) -> None:
+    original, _ = make_tar(app_ctx, app_ctx / "Dockerfile")
+    with TempContext(app_ctx) as tmp:
+        tmp.apply_edit("src/sub/c.py", "xyz")
+        edited, _ = make_tar(tmp.path, tmp.map_path(app_ctx / "Dockerfile"))
+    assert names(edited) == names(original)
+    changed = [n for n in names(original) if members(original)[n].isfile()
+               and content(original, n) != content(edited, n)]
+    assert changed == ["src/sub/c.py"]
+    assert content(edited, "src/sub/c.py") == b"c\n# cacheprof edit xyz\n"
+
+
+def test_temp_context_missing_source(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="build context not found"), TempContext(tmp_path / "nope"):
+        pass
+
+
+# --- default edit targets --------------------------------------------------------------------------------
+
+
+PY_DOCKERFILE = """\
+FROM python:3.12-slim
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+COPY . .
+CMD ["python", "app.py"]
+"""
+
+
+def test_default_edit_globs_pick_one_file_per_copy_source(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path / "ctx", {
+        "Dockerfile": PY_DOCKERFILE, ".dockerignore": "*.pyc\n", "requirements.txt": "flask\n",
+        "app.py": "print(1)\n", "cache.pyc": b"\0",
+    })
+    model = parse_text(PY_DOCKERFILE, str(ctx / "Dockerfile"))
+    globs = default_edit_globs(ctx, model)
+    assert globs == ["requirements.txt", "app.py"]
+
+
+def test_default_edit_globs_respect_dockerignore_and_skip_build_files(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path / "ctx", {
+        "Dockerfile": PY_DOCKERFILE, ".dockerignore": "app.py\n", "requirements.txt": "flask\n",
+        "app.py": "print(1)\n", "server.py": "serve()\n", ".env": "X=1\n",
+    })
+    model = parse_text(PY_DOCKERFILE, str(ctx / "Dockerfile"))
+    globs = default_edit_globs(ctx, model)
+    assert globs[0] == "requirements.txt"
+    assert globs[1] == "server.py"  # not the ignored app.py, nor Dockerfile/.dockerignore/.env
+    with TempContext(ctx) as tmp:  # the globs are usable as edit scenarios
+        for g in globs:
+            assert tmp.apply_edit(g, "n") == [g]
+
+
+def test_default_edit_globs_broad_source_avoids_narrower_ones(tmp_path: Path) -> None:
+    text = "FROM alpine\nCOPY --from=busybox /bin/sh /sh\nCOPY src/ /app/src/\nADD https://example.com/x /x\n" \
+           "COPY . /app/\nCOPY ./src /again/\n"
+    ctx = make_ctx(tmp_path / "ctx", {"Dockerfile": text, "src/a.py": "a", "src/b.py": "b", "z.txt": "z"})
+    globs = default_edit_globs(ctx, parse_text(text, str(ctx / "Dockerfile")))
+    assert globs == ["src/a.py", "z.txt"]  # ./src is src/ again: de-duplicated
+
+
+def test_default_edit_globs_with_dockerfile_outside_and_only_build_files(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path / "ctx", {".dockerignore": "x\n"})
+    text = "FROM alpine\nCOPY . /app\nCOPY missing.txt /m\n"
+    assert default_edit_globs(ctx, parse_text(text, str(tmp_path / "Dockerfile"))) == [".dockerignore"]
+
+
+def test_pick_edit_target(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path / "ctx", {
+        "Dockerfile": DOCKERFILE, "app/b.py": "b", "app/a.py": "a", "app/notes.md": "n", "app/sub/z.py": "z",
+        "src/x.txt": "x", "readme.md": "r", "lnk": Link("readme.md"),
+    })
+    assert pick_edit_target(ctx, "app/*.py") == "app/a.py"
+    assert pick_edit_target(ctx, "src/") == "src/x.txt"
+    assert pick_edit_target(ctx, "/src") == "src/x.txt"
+    assert pick_edit_target(ctx, ".") == "app/a.py"
+    assert pick_edit_target(ctx, "lnk") is None  # a symlink is not an editable file
+    assert pick_edit_target(ctx, "missing.txt") is None
+    ignore = DockerIgnore.from_text("app/a.py\n")
+    assert pick_edit_target(ctx, "app/*.py", ignore) == "app/b.py"
+    assert pick_edit_target(ctx, "app", excludes=["*.py"]) == "app/notes.md"
+    assert pick_edit_target(ctx, "app/", DockerIgnore.from_text("app\n")) is None
+
+
+# --- context_fingerprint ---------------------------------------------------------------------------------
+
+
+def test_context_fingerprint_sees_content_mode_names_and_links(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path / "ctx", {"a.txt": "a", "d/b.txt": "b", "l": Link("a.txt")})
+    fp = context_fingerprint(ctx)
+    assert fp == context_fingerprint(ctx) and len(fp) == 64
+    (ctx / "a.txt").write_text("A")
+    fp2 = context_fingerprint(ctx)
+    assert fp2 != fp
+    os.chmod(ctx / "d/b.txt", 0o600)
+    fp3 = context_fingerprint(ctx)
+    assert fp3 != fp2
+    (ctx / "l").unlink()
+    (ctx / "l").symlink_to("d/b.txt")
+    fp4 = context_fingerprint(ctx)
+    assert fp4 != fp3
+    (ctx / "d/b.txt").rename(ctx / "d/c.txt")
+    assert context_fingerprint(ctx) != fp4
