@@ -468,6 +468,7 @@ class DockerIgnore:
         return self.raw
 
     def __bool__(self) -> bool:
+        """False when there is no pattern at all (nothing can be excluded)."""
         return bool(self._patterns)
 
     def excluded(self, relpath: str, is_dir: bool = False) -> bool:
