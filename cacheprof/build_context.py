@@ -189,8 +189,12 @@ def _regular_header(name: str, size: int, mode: int, mtime: int) -> tarfile.TarI
     return ti
 
 
-def make_tar(context_dir: Path, dockerfile: Path) -> tuple[bytes, str]:
+def make_tar(context_dir: Path, dockerfile: Path, *, buildkit: bool = False) -> tuple[bytes, str]:
     """The build-context tar as the docker CLI sends it, and the Dockerfile's name inside it.
+
+    `buildkit`: the tar is for `POST /build?version=2` without a session. That path never reads
+    .dockerignore and copies whatever the tar holds, so an excluded .dockerignore is not sent (a
+    `COPY . .` would otherwise copy it). The Dockerfile must still be sent: the daemon reads it from the tar.
 
     GNU format (this daemon's BuildKit rejects PAX headers). The Dockerfile and .dockerignore are sent
     even when .dockerignore excludes them; a Dockerfile outside the context is added under a name of its
@@ -201,7 +205,7 @@ def make_tar(context_dir: Path, dockerfile: Path) -> tuple[bytes, str]:
     ignore_path = os.path.join(root, DOCKERIGNORE)
     ignore = DockerIgnore.from_file(Path(ignore_path))
     # The CLI's TrimBuildFilesFromExcludes: re-include the two build files when excluded.
-    if ignore.legacy_matches(DOCKERIGNORE):
+    if ignore.legacy_matches(DOCKERIGNORE) and not buildkit:
         ignore = ignore.with_patterns(["!" + DOCKERIGNORE])
     if df_rel is not None and ignore.legacy_matches(df_rel):
         ignore = ignore.with_patterns(["!" + df_rel])

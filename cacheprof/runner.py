@@ -105,7 +105,7 @@ class Runner:
 
     def _build(self, scenario: Scenario, repeat: int, context: Path, dockerfile: Path,
                build_args: dict[str, str]) -> Build:
-        tar, df_name = make_tar(context, dockerfile)
+        tar, df_name = make_tar(context, dockerfile, buildkit=self.plan.builder is Builder.BUILDKIT)
         request = BuildRequest(
             context_tar=tar, dockerfile=df_name, builder=self.plan.builder, tag=self._tag(),
             nocache=scenario.kind is Kind.COLD, build_args=build_args, target=self.plan.target,

@@ -411,3 +411,17 @@ def test_context_fingerprint_sees_content_mode_names_and_links(tmp_path: Path) -
     assert fp4 != fp3
     (ctx / "d/b.txt").rename(ctx / "d/c.txt")
     assert context_fingerprint(ctx) != fp4
+
+
+def test_buildkit_tar_leaves_out_an_excluded_dockerignore(tmp_path: Path) -> None:
+    # BuildKit without a session never reads .dockerignore and copies the whole tar: sending an
+    # excluded .dockerignore would put it into images that `COPY . .`. The Dockerfile must still go.
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM scratch\n")
+    (ctx / ".dockerignore").write_text("Dockerfile\n.dockerignore\n")
+    (ctx / "app.txt").write_text("x\n")
+    classic, _ = make_tar(ctx, ctx / "Dockerfile")
+    buildkit, name = make_tar(ctx, ctx / "Dockerfile", buildkit=True)
+    assert set(names(classic)) == {"Dockerfile", ".dockerignore", "app.txt"}
+    assert set(names(buildkit)) == {"Dockerfile", "app.txt"} and name == "Dockerfile"
