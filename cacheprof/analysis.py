@@ -1,0 +1,497 @@
+"""What a Profile says about the cache: pure functions from a Profile to DataFrames and frozen records.
+
+Steps are matched across builds by `Step.key` = (stage, position), never by digest (a digest changes
+whenever anything above the step does). Internal BuildKit vertices never count as steps. Nothing here
+prints, writes files or reads the clock, so the same Profile always gives the same Analysis.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .model import Build, Profile, Step, StepStatus
+
+# A step's identity across builds: (stage, position).
+StepKey = tuple[str, int]
+
+COLD = "cold"
+WARM = "warm"
+# Scenarios that change one input and show what that change invalidates.
+EDIT_PREFIXES = ("edit:", "arg:")
+
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 20240601
+BOOTSTRAP_MIN_N = 3
+# A step is noisy when its RUN durations spread this much across repetitions.
+NOISY_CV = 0.5
+NOISY_SPREAD_S = 0.2
+# Timestamps from BuildKit are exact, the classic builder's are message arrivals: allow a little slack
+# when asking "did A finish before B started".
+_TIME_SLACK_S = 1e-3
+
+STEP_COLUMNS = [
+    "scenario", "repeat", "index", "stage", "position", "line", "instruction", "status",
+    "started", "finished", "duration_s", "build_ok",
+]
+
+
+def is_edit(scenario: str) -> bool:
+    return scenario.startswith(EDIT_PREFIXES)
+
+
+def step_seconds(step: Step) -> float | None:
+    """The step's duration as reported, else finished - started when both are known."""
+    if step.duration_s is not None:
+        return step.duration_s
+    if step.started is not None and step.finished is not None:
+        return max(0.0, step.finished - step.started)
+    return None
+
+
+# --- the tidy frame ------------------------------------------------------------------------------
+
+
+def steps_frame(profile: Profile) -> pd.DataFrame:
+    """One row per (repeat, scenario, step), in the profile's build order.
+
+    `duration_s` is the reported duration, else finished - started (see `step_seconds`).
+    """
+    rows = [
+        (b.scenario, b.repeat, s.index, s.stage, s.position, s.line, s.instruction, str(s.status),
+         s.started, s.finished, step_seconds(s), b.ok)
+        for b in profile.builds
+        for s in b.steps
+    ]
+    df = pd.DataFrame(rows, columns=STEP_COLUMNS)
+    return df.astype({
+        "scenario": "object", "repeat": "int64", "index": "int64", "stage": "object",
+        "position": "int64", "line": "Int64", "instruction": "object", "status": "object",
+        "started": "float64", "finished": "float64", "duration_s": "float64", "build_ok": "bool",
+    })
+
+
+def steps_csv(profile: Profile) -> str:
+    """The steps frame as CSV text (what `steps.csv` holds)."""
+    return steps_frame(profile).to_csv(index=False, float_format="%.6f", lineterminator="\n")
+
+
+# --- statistics helpers ----------------------------------------------------------------------------
+
+
+def bootstrap_median_ci(
+    values: Sequence[float], *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
+    level: float = 0.95,
+) -> tuple[float, float] | None:
+    """Percentile-bootstrap interval of the median, or None below BOOTSTRAP_MIN_N values."""
+    out = _bootstrap_many([list(values)], resamples=resamples, seed=seed, level=level)
+    return out[0]
+
+
+def _bootstrap_many(
+    groups: Sequence[Sequence[float]], *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
+    level: float = 0.95,
+) -> list[tuple[float, float] | None]:
+    """Percentile-bootstrap intervals of the median for many samples at once.
+
+    Trick: with each sample sorted and each row of resample indices sorted, `sorted_values[idx]` is the
+    sorted resample, so its median is read off the middle index column, O(resamples) per sample. One
+    index matrix per sample size, from a fixed seed: a sample's interval depends only on its values.
+    """
+    out: list[tuple[float, float] | None] = [None] * len(groups)
+    by_n: dict[int, list[int]] = {}
+    for i, g in enumerate(groups):
+        if len(g) >= BOOTSTRAP_MIN_N:
+            by_n.setdefault(len(g), []).append(i)
+    tail = (1.0 - level) / 2 * 100
+    for n, members in by_n.items():
+        rng = np.random.default_rng([seed, n])
+        idx = np.sort(rng.integers(0, n, size=(resamples, n)), axis=1)
+        vals = np.sort(np.asarray([groups[i] for i in members], dtype=float), axis=1)  # (G, n)
+        if n % 2:
+            medians = vals[:, idx[:, n // 2]]
+        else:
+            medians = (vals[:, idx[:, n // 2 - 1]] + vals[:, idx[:, n // 2]]) / 2
+        lows, highs = np.percentile(medians, [tail, 100 - tail], axis=1)
+        for j, i in enumerate(members):
+            out[i] = (float(lows[j]), float(highs[j]))
+    return out
+
+
+def _iqr(values: Sequence[float]) -> float:
+    q1, q3 = np.percentile(np.asarray(values, dtype=float), [25, 75])
+    return float(q3 - q1)
+
+
+# --- records ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EditImpact:
+    """What one edit scenario invalidated and what rebuilding cost."""
+
+    scenario: str
+    builds: int
+    # The first step (by index) with status RUN or ERROR; earliest over repetitions.
+    first_invalidated: StepKey | None
+    first_invalidated_label: str | None
+    # False when repetitions disagree on the first invalidated step.
+    consistent: bool
+    median_total_s: float | None
+    # Median over repetitions of the summed seconds of RUN and ERROR steps.
+    median_run_step_s: float | None
+    median_steps_rebuilt: float
+    steps_total: int
+
+
+@dataclass(frozen=True)
+class CriticalPath:
+    """The chain of steps that bounded one build's wall time.
+
+    Method: take the step that finished last; its predecessor is the step that finished latest at or
+    before it started (within the same build's timeline); repeat until no step finished before. Steps
+    that overlap in time are parallel and never both on the chain. This ignores declared dependencies
+    (the profile does not record them) and so reads the timeline only: a gap before a step (waiting on
+    an internal vertex, a pull) is left out of `path_s` but inside `span_s`.
+    """
+
+    scenario: str
+    repeat: int
+    steps: tuple[StepKey, ...]
+    labels: tuple[str, ...]
+    # Summed durations of the chain's steps.
+    path_s: float
+    # From the first step's start to the last step's finish.
+    span_s: float
+    wall_s: float | None
+    # Summed durations of every step in the build.
+    step_time_s: float
+    # True when steps of different stages overlapped in time.
+    parallel: bool
+
+
+@dataclass(frozen=True, eq=False)
+class Analysis:
+    """Everything the charts and reports show. DataFrames inside; treat them as read-only."""
+
+    steps: pd.DataFrame
+    # One row per scenario, indexed by scenario name.
+    scenarios: pd.DataFrame
+    # One row per (scenario, stage, position).
+    per_step: pd.DataFrame
+    # Ordered step keys (columns of the invalidation map) and their labels.
+    step_order: tuple[StepKey, ...]
+    step_labels: dict[StepKey, str]
+    edits: tuple[EditImpact, ...]
+    critical_paths: tuple[CriticalPath, ...]
+    summary_lines: tuple[str, ...]
+    cold: str | None
+    warm: str | None
+
+    @property
+    def summary(self) -> str:
+        return " ".join(self.summary_lines)
+
+    def invalidation_map(self) -> pd.DataFrame:
+        """Edit scenarios (rows) x step labels (columns): the status most repetitions had."""
+        names = [e.scenario for e in self.edits]
+        ps = self.per_step[self.per_step["scenario"].isin(names)]
+        grid = ps.pivot(index="scenario", columns="key", values="status_mode")
+        cols = [k for k in self.step_order if k in grid.columns]
+        grid = grid.reindex(index=names, columns=cols)
+        grid.columns = [self.step_labels[k] for k in cols]
+        return grid
+
+
+# --- labels -----------------------------------------------------------------------------------------
+
+
+def truncate(text: str, width: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _labels(steps: pd.DataFrame, keys: Sequence[StepKey], cold: str | None) -> dict[StepKey, str]:
+    """`2 COPY requirements.txt .`, prefixed by the stage when the Dockerfile has several."""
+    multi = len({k[0] for k in keys}) > 1
+    texts: dict[StepKey, str] = {}
+    # The cold build's text first: an arg edit may change the expanded instruction.
+    ordered = steps if cold is None else pd.concat([steps[steps["scenario"] == cold], steps])
+    for stage, pos, instr in zip(ordered["stage"], ordered["position"], ordered["instruction"], strict=True):
+        texts.setdefault((stage, int(pos)), instr)
+    return {
+        k: truncate(f"{k[0]}/{k[1]} {texts.get(k, '')}" if multi else f"{k[1]} {texts.get(k, '')}")
+        for k in keys
+    }
+
+
+def _scenario_phrase(name: str) -> str:
+    """`edit:src/` -> "a change under `src/`"; `arg:VERSION` -> "a change of build arg `VERSION`"."""
+    if name.startswith("edit:"):
+        what = name[len("edit:"):] or "?"
+        return f"a change under `{what}`" if what.endswith("/") else f"a change to `{what}`"
+    if name.startswith("arg:"):
+        return f"a change of build arg `{name[len('arg:'):].split('=', 1)[0]}`"
+    return f"scenario `{name}`"
+
+
+def fmt_s(x: float | None) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.1f} s"
+
+
+def fmt_count(x: float) -> str:
+    return f"{x:.0f}" if float(x).is_integer() else f"{x:.1f}"
+
+
+# --- the analyses -------------------------------------------------------------------------------------
+
+
+def _scenarios_frame(profile: Profile, cold: str | None) -> pd.DataFrame:
+    rows = []
+    for name in profile.scenario_names:
+        builds = profile.builds_of(name)
+        totals = [b.duration_s for b in builds if b.duration_s is not None]
+        step_times = [b.step_time_s for b in builds]
+        n_steps = sum(len(b.steps) for b in builds)
+        cached = sum(s.status is StepStatus.CACHED for b in builds for s in b.steps)
+        rows.append({
+            "scenario": name,
+            "builds": len(builds),
+            "ok": sum(b.ok for b in builds),
+            "median_total_s": statistics.median(totals) if totals else np.nan,
+            "min_total_s": min(totals) if totals else np.nan,
+            "max_total_s": max(totals) if totals else np.nan,
+            "iqr_total_s": _iqr(totals) if totals else np.nan,
+            "stdev_total_s": statistics.stdev(totals) if len(totals) >= 2 else np.nan,
+            "median_step_time_s": statistics.median(step_times) if step_times else np.nan,
+            "steps": n_steps,
+            "cached_steps": cached,
+            "hit_rate": cached / n_steps if n_steps else np.nan,
+        })
+    df = pd.DataFrame(rows, columns=[
+        "scenario", "builds", "ok", "median_total_s", "min_total_s", "max_total_s", "iqr_total_s",
+        "stdev_total_s", "median_step_time_s", "steps", "cached_steps", "hit_rate",
+    ]).set_index("scenario")
+    cold_median = df.at[cold, "median_total_s"] if cold is not None else np.nan
+    df["time_saved_s"] = cold_median - df["median_total_s"]
+    return df
+
+
+_STATUS_RANK = ("ERROR", "RUN", "CACHED")
+
+
+def _per_step_frame(steps: pd.DataFrame, cold: str | None) -> pd.DataFrame:
+    """Per (scenario, stage, position): median duration with bootstrap interval, flags, time saved."""
+    keys = ["scenario", "stage", "position"]
+    cols = [
+        "scenario", "stage", "position", "key", "n", "median_s", "ci_low_s", "ci_high_s", "mean_s",
+        "stdev_s", "cv", "spread_s", "status_mode", "statuses", "runs", "noisy", "unstable",
+        "time_saved_s",
+    ]
+    if steps.empty:
+        return pd.DataFrame(columns=cols)
+    g = steps.groupby(keys, sort=False)
+    df = pd.DataFrame({"n": g["duration_s"].count(), "median_s": g["duration_s"].median(), "runs": g.size()})
+    # Spread is judged on RUN durations only: a cached step's near-zero time is not noise.
+    run = steps[steps["status"] == "RUN"].groupby(keys, sort=False)["duration_s"]
+    run_stats = pd.DataFrame({
+        "mean_s": run.mean(), "stdev_s": run.std(ddof=1), "spread_s": run.max() - run.min(),
+        "run_n": run.count(),
+    })
+    df = df.join(run_stats, how="left")
+    df["cv"] = np.where((df["run_n"] >= 2) & (df["mean_s"] > 0), df["stdev_s"] / df["mean_s"], np.nan)
+    df["noisy"] = (df["cv"] > NOISY_CV) & (df["spread_s"] > NOISY_SPREAD_S)
+    counts = steps.groupby([*keys, "status"], sort=False).size().unstack("status", fill_value=0)
+    counts = counts.reindex(index=df.index, columns=list(_STATUS_RANK), fill_value=0)
+    # Most common status; ties go to the costlier (ERROR > RUN > CACHED) so nothing hides.
+    df["status_mode"] = [_STATUS_RANK[i] for i in np.argmax(counts.to_numpy(), axis=1)]
+    present = counts.to_numpy() > 0
+    df["statuses"] = [
+        ",".join(sorted(s for s, p in zip(_STATUS_RANK, row, strict=True) if p)) for row in present
+    ]
+    df["unstable"] = present.sum(axis=1) > 1
+    groups = g["duration_s"].agg(lambda v: v.dropna().tolist())
+    cis = _bootstrap_many(groups.reindex(df.index).tolist())
+    df["ci_low_s"] = [c[0] if c else np.nan for c in cis]
+    df["ci_high_s"] = [c[1] if c else np.nan for c in cis]
+    df = df.reset_index()
+    df["position"] = df["position"].astype("int64")
+    df["key"] = list(zip(df["stage"], df["position"].tolist(), strict=True))
+    if cold is not None:
+        cold_med = df[df["scenario"] == cold].set_index("key")["median_s"]
+        df["time_saved_s"] = df["key"].map(cold_med).astype(float) - df["median_s"]
+    else:
+        df["time_saved_s"] = np.nan
+    return df[cols]
+
+
+def _step_order(steps: pd.DataFrame) -> tuple[StepKey, ...]:
+    if steps.empty:
+        return ()
+    first = steps.groupby(["stage", "position"], sort=False)["index"].min().reset_index()
+    first = first.sort_values(["index", "stage", "position"], kind="stable")
+    return tuple((s, int(p)) for s, p in zip(first["stage"], first["position"], strict=True))
+
+
+def edit_impacts(profile: Profile, labels: dict[StepKey, str] | None = None) -> tuple[EditImpact, ...]:
+    """Per edit scenario (`edit:`/`arg:`): the first invalidated step and what rebuilding cost."""
+    out = []
+    for name in profile.scenario_names:
+        if not is_edit(name):
+            continue
+        builds = profile.builds_of(name)
+        firsts: list[Step | None] = []
+        run_s, rebuilt = [], []
+        for b in builds:
+            invalid = [s for s in b.steps if s.status is not StepStatus.CACHED]
+            firsts.append(min(invalid, key=lambda s: s.index) if invalid else None)
+            run_s.append(sum(step_seconds(s) or 0.0 for s in invalid))
+            rebuilt.append(len(invalid))
+        found = [f for f in firsts if f is not None]
+        first = min(found, key=lambda s: s.index) if found else None
+        totals = [b.duration_s for b in builds if b.duration_s is not None]
+        key = first.key if first else None
+        out.append(EditImpact(
+            scenario=name,
+            builds=len(builds),
+            first_invalidated=key,
+            first_invalidated_label=(labels or {}).get(key, truncate(f"{key[1]} {first.instruction}"))
+            if first and key else None,
+            consistent=len({f.key if f else None for f in firsts}) <= 1,
+            median_total_s=statistics.median(totals) if totals else None,
+            median_run_step_s=statistics.median(run_s) if run_s else None,
+            median_steps_rebuilt=float(statistics.median(rebuilt)) if rebuilt else 0.0,
+            steps_total=max((len(b.steps) for b in builds), default=0),
+        ))
+    return tuple(out)
+
+
+def critical_path(build: Build, labels: dict[StepKey, str] | None = None) -> CriticalPath | None:
+    """The chain of steps ending at the last-finishing step; see CriticalPath for the method.
+
+    None when no step has both timestamps.
+    """
+    # (start, finish, step) for every step with a timeline.
+    timed = [
+        (s.started, s.finished, s) for s in build.steps if s.started is not None and s.finished is not None
+    ]
+    if not timed:
+        return None
+    chain: list[Step] = []
+    seen: set[int] = set()
+    current = max(timed, key=lambda t: (t[1], t[2].index))
+    while True:
+        chain.append(current[2])
+        seen.add(current[2].index)
+        before = [t for t in timed if t[1] <= current[0] + _TIME_SLACK_S and t[2].index not in seen]
+        if not before:
+            break
+        current = max(before, key=lambda t: (t[1], t[2].index))
+    chain.reverse()
+    parallel = any(
+        a[2].stage != b[2].stage and a[0] < b[1] - _TIME_SLACK_S and b[0] < a[1] - _TIME_SLACK_S
+        for i, a in enumerate(timed) for b in timed[i + 1:]
+    )
+    return CriticalPath(
+        scenario=build.scenario,
+        repeat=build.repeat,
+        steps=tuple(s.key for s in chain),
+        labels=tuple((labels or {}).get(s.key, truncate(f"{s.position} {s.instruction}")) for s in chain),
+        path_s=sum(step_seconds(s) or 0.0 for s in chain),
+        span_s=max(t[1] for t in timed) - min(t[0] for t in timed),
+        wall_s=build.duration_s,
+        step_time_s=build.step_time_s,
+        parallel=parallel,
+    )
+
+
+def _summary_lines(
+    profile: Profile, scenarios: pd.DataFrame, per_step: pd.DataFrame, edits: Sequence[EditImpact],
+    paths: Sequence[CriticalPath], cold: str | None, warm: str | None,
+) -> tuple[str, ...]:
+    lines: list[str] = []
+
+    def med(name: str | None) -> float | None:
+        if name is None:
+            return None
+        v = scenarios.at[name, "median_total_s"]
+        return None if np.isnan(v) else float(v)
+
+    # Costliest edits first: they are what a reader wants to fix.
+    shown = sorted(edits, key=lambda e: -(e.median_total_s or 0.0))[:5]
+    for e in shown:
+        lines.append(
+            f"{_scenario_phrase(e.scenario)} rebuilds {fmt_count(e.median_steps_rebuilt)} of {e.steps_total} "
+            f"steps and costs {fmt_s(e.median_total_s)}"
+            + (f", starting at step {e.first_invalidated_label}" if e.first_invalidated_label else "")
+        )
+    if len(edits) > len(shown):
+        more = len(edits) - len(shown)
+        lines.append(f"{more} more edit scenario{'s are' if more != 1 else ' is'} in the tables below")
+    if cold is not None:
+        lines.append(f"cold build {fmt_s(med(cold))}")
+    cold_s, warm_s = med(cold), med(warm)
+    if cold_s is not None and warm_s is not None and warm is not None:
+        lines.append(f"the cache saves {fmt_s(cold_s - warm_s)} on a warm rebuild")
+        hr = scenarios.at[warm, "hit_rate"]
+        if not np.isnan(hr):
+            lines.append(f"a warm rebuild hits the cache on {hr:.0%} of steps")
+    failed = sum(not b.ok for b in profile.builds)
+    if failed:
+        lines.append(f"{failed} of {len(profile.builds)} builds failed")
+    noisy = int(per_step["noisy"].sum()) if len(per_step) else 0
+    unstable = int(per_step["unstable"].sum()) if len(per_step) else 0
+    if noisy:
+        lines.append(f"{noisy} step timing{'s are' if noisy != 1 else ' is'} noisy across repetitions")
+    if unstable:
+        lines.append(f"{unstable} step{'s change' if unstable != 1 else ' changes'} cache status between "
+                     "repetitions")
+    par = [p for p in paths if p.parallel and p.scenario == cold]
+    if par:
+        p = par[0]
+        lines.append(
+            f"stages ran in parallel: the cold build's steps add up to {fmt_s(p.step_time_s)} "
+            f"but its critical path is {fmt_s(p.path_s)}"
+        )
+    if not lines:
+        lines.append("no cold or edit scenarios to compare" if profile.builds else "no builds were measured")
+    lines[0] = lines[0][0].upper() + lines[0][1:]
+    return tuple(f"{s}." if i == len(lines) - 1 else f"{s};" for i, s in enumerate(lines))
+
+
+def analyze(profile: Profile, *, cold: str = COLD, warm: str = WARM) -> Analysis:
+    """Run every analysis on `profile`. Deterministic: a fixed bootstrap seed, no clock."""
+    names = profile.scenario_names
+    cold_name = cold if cold in names else None
+    warm_name = warm if warm in names else None
+    steps = steps_frame(profile)
+    order = _step_order(steps)
+    labels = _labels(steps, order, cold_name)
+    scenarios = _scenarios_frame(profile, cold_name)
+    per_step = _per_step_frame(steps, cold_name)
+    edits = edit_impacts(profile, labels)
+    paths = []
+    for name in names:
+        builds = sorted(profile.builds_of(name), key=lambda b: b.repeat)
+        # The first repetition with a timeline stands for the scenario.
+        for b in builds:
+            p = critical_path(b, labels)
+            if p is not None:
+                paths.append(p)
+                break
+    return Analysis(
+        steps=steps,
+        scenarios=scenarios,
+        per_step=per_step,
+        step_order=order,
+        step_labels=labels,
+        edits=edits,
+        critical_paths=tuple(paths),
+        summary_lines=_summary_lines(profile, scenarios, per_step, edits, paths, cold_name, warm_name),
+        cold=cold_name,
+        warm=warm_name,
+    )
