@@ -1,0 +1,316 @@
+"""Charts of an Analysis, as PNG and SVG bytes. Nothing here opens a file.
+
+Figures are built with matplotlib's object API on the Agg canvas (no pyplot, so no global figure
+state and no display needed). SVG keeps text as text (`svg.fonttype = none`) so a chart's labels can be
+searched, and carries no date so the same data gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from .analysis import Analysis, fmt_s, step_seconds, truncate
+from .model import Build, Profile
+
+STATUS_COLORS = {"CACHED": "#4caf50", "RUN": "#ff9800", "ERROR": "#e53935"}
+MISSING_COLOR = "#d0d0d0"
+# Scenario bar colours for grouped charts (cold first, warm second, then edits).
+_PALETTE = ("#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+            "#17becf", "#d62728", "#aec7e8", "#ffbb78", "#98df8a", "#c5b0d5")
+# More edits than this would make bars too thin to read; the chart says how many it left out.
+MAX_EDITS_IN_TIME_CHART = 6
+FORMATS = ("png", "svg")
+
+_RC = {"svg.fonttype": "none", "svg.hashsalt": "cacheprof", "font.size": 9, "font.family": "DejaVu Sans",
+       # No hinting: faster glyph layout, and the same shapes on every FreeType build.
+       "text.hinting": "no_hinting"}
+# Average width of a 9 pt DejaVu Sans character, in inches: margins are sized from label lengths
+# instead of by a layout engine, which would lay out every label again on each save (2-3x the cost).
+_CHAR_IN = 0.072
+
+
+@dataclass(frozen=True)
+class Chart:
+    name: str
+    title: str
+    png: bytes
+    svg: bytes
+
+
+def _frame(plot_w: float, plot_h: float, *, left: float = 0.3, right: float = 0.25, top: float = 0.45,
+           bottom: float = 0.55) -> tuple[Figure, Axes]:
+    """A figure whose axes are plot_w x plot_h inches with the given margins (inches)."""
+    w, h = left + plot_w + right, bottom + plot_h + top
+    fig = Figure(figsize=(w, h), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((left / w, bottom / h, plot_w / w, plot_h / h))
+    return fig, ax
+
+
+def _text_in(labels: Iterable[str]) -> float:
+    """Inches the longest label needs."""
+    return max((len(s) for s in labels), default=0) * _CHAR_IN
+
+
+def _empty(message: str) -> Figure:
+    fig, ax = _frame(6, 1.0, top=0.2, bottom=0.2)
+    ax.text(0.5, 0.5, message, ha="center", va="center")
+    ax.set_axis_off()
+    return fig
+
+
+def render(fig: Figure, fmt: str) -> bytes:
+    """The figure as PNG or SVG bytes, without timestamps."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown chart format {fmt!r}")
+    buf = io.BytesIO()
+    meta = {"Date": None} if fmt == "svg" else {"Software": None}
+    with matplotlib.rc_context(_RC):
+        fig.savefig(buf, format=fmt, metadata=meta)
+    return buf.getvalue()
+
+
+def _row_labels(ax: Axes, labels: Sequence[str]) -> None:
+    """Row labels left of the axes, row i at y=i, as plain texts.
+
+    Cheaper than tick labels: no Tick objects, and no passes over their boxes to place axis labels.
+    """
+    ax.set_yticks([])
+    tr = ax.get_yaxis_transform()  # x in axes fraction, y in data
+    for y, text in enumerate(labels):
+        ax.text(-0.01, y, text, transform=tr, ha="right", va="center")
+
+
+def _titles(ax: Axes, title: str, xlabel: str | None = None) -> None:
+    # A fixed title y skips matplotlib's search for a place above the tick labels.
+    ax.set_title(title, y=1.0, pad=6)
+    if xlabel:
+        fig = ax.get_figure()
+        assert fig is not None
+        pos = ax.get_position()
+        fig.text((pos.x0 + pos.x1) / 2, 0.06 / fig.get_figheight(), xlabel, ha="center", va="bottom")
+
+
+def _status_legend(ax: Axes, where: str = "upper right", extra: Iterable[Patch] = (),
+                   anchor: tuple[float, float] | None = None) -> None:
+    handles = [Patch(color=c, label=s) for s, c in STATUS_COLORS.items()]
+    ax.legend(handles=[*handles, *extra], loc=where, fontsize=8, framealpha=0.9, bbox_to_anchor=anchor)
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "scenario"
+
+
+# --- timeline -----------------------------------------------------------------------------------------
+
+
+def pick_build(profile: Profile, scenario: str, repeat: int | None = None) -> Build | None:
+    """The scenario's first repetition, or the one `repeat` names."""
+    builds = sorted(profile.builds_of(scenario), key=lambda b: b.repeat)
+    if repeat is not None:
+        builds = [b for b in builds if b.repeat == repeat]
+    return builds[0] if builds else None
+
+
+def timeline_figure(build: Build | None, labels: Mapping[tuple[str, int], str] | None = None,
+                    scenario: str = "") -> Figure:
+    """Gantt chart of one build: steps on y, seconds on x, coloured by cache status.
+
+    Steps of parallel stages overlap on the time axis. Without timestamps (some classic-builder logs)
+    the steps are laid end to end from their durations, and the axis says so.
+    """
+    scenario = build.scenario if build else scenario
+    with matplotlib.rc_context(_RC):
+        steps = sorted(build.steps, key=lambda s: s.index) if build else []
+        if build is None or not steps:
+            return _empty(f"no steps recorded for {scenario}")
+        names = [(labels or {}).get(s.key) or truncate(f"{s.position} {s.instruction}") for s in steps]
+        fig, ax = _frame(7.5, 0.26 * len(steps) + 0.2, left=_text_in(names) + 0.3, right=1.1)
+        spans: list[tuple[float, float]] = []
+        starts = [s.started for s in steps]
+        ends = [s.finished for s in steps]
+        timed = all(t is not None for t in (*starts, *ends))
+        if timed:
+            origin = min(t for t in starts if t is not None)
+            spans = [(a - origin, e - a) for a, e in zip(starts, ends, strict=True)
+                     if a is not None and e is not None]
+        else:
+            t = 0.0
+            for s in steps:
+                d = step_seconds(s) or 0.0
+                spans.append((t, d))
+                t += d
+        total = max((a + d for a, d in spans), default=0.0) or 1.0
+        # A cached step takes ~0 s; give it a sliver of width so it stays visible.
+        widths = [max(d, total * 0.004) for _, d in spans]
+        ys = np.arange(len(steps))
+        ax.barh(ys, widths, left=[a for a, _ in spans], height=0.7,
+                color=[STATUS_COLORS[str(s.status)] for s in steps], edgecolor="#333333", linewidth=0.4)
+        _row_labels(ax, names)
+        ax.set_ylim(len(steps) - 0.5, -0.5)
+        _titles(ax, f"Timeline: {scenario} (repeat {build.repeat}, wall {fmt_s(build.duration_s)})",
+                "seconds since the first step started" if timed else "seconds (steps laid end to end)")
+        ax.grid(axis="x", alpha=0.3)
+        _status_legend(ax, "upper left", anchor=(1.01, 1.0))
+        ax.set_xlim(0, total * 1.02)
+        return fig
+
+
+# --- per-step time ----------------------------------------------------------------------------------
+
+
+def time_saved_figure(analysis: Analysis) -> Figure:
+    """Per step, median seconds in cold, warm and each edit scenario: the gap to cold is the saving."""
+    with matplotlib.rc_context(_RC):
+        edits = sorted(analysis.edits, key=lambda e: -(e.median_total_s or 0.0))
+        shown_edits = [e.scenario for e in edits[:MAX_EDITS_IN_TIME_CHART]]
+        names = [n for n in (analysis.cold, analysis.warm) if n] + sorted(
+            shown_edits, key=[e.scenario for e in analysis.edits].index)
+        keys = list(analysis.step_order)
+        if not names or not keys:
+            return _empty("no cold, warm or edit scenarios to compare")
+        step_names = [analysis.step_labels[k] for k in keys]
+        fig, ax = _frame(6.5, len(keys) * (0.08 * len(names) + 0.14), left=_text_in(step_names) + 0.3,
+                         right=_text_in(names) * 0.85 + 0.7, top=0.6)
+        ps = analysis.per_step.set_index(["scenario", "key"])["median_s"]
+        group = 0.8
+        bar = group / len(names)
+        ys = np.arange(len(keys))
+        for i, name in enumerate(names):
+            vals = [ps.get((name, k), np.nan) for k in keys]
+            vals = [0.0 if v is None or np.isnan(v) else float(v) for v in vals]
+            ax.barh(ys - group / 2 + bar * (i + 0.5), vals, height=bar, label=name,
+                    color=_PALETTE[i % len(_PALETTE)])
+        _row_labels(ax, step_names)
+        ax.set_ylim(len(keys) - 0.5, -0.5)
+        left_out = len(edits) - len(shown_edits)
+        more = f" ({left_out} cheaper edits not shown)" if left_out else ""
+        _titles(ax, f"Per-step median time: cold vs warm vs each edit{more}\n"
+                "the gap to cold is what the cache saves", "median seconds per step")
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, framealpha=0.9)
+        return fig
+
+
+# --- invalidation map -------------------------------------------------------------------------------
+
+
+def invalidation_figure(analysis: Analysis) -> Figure:
+    """Edit scenarios (rows) x steps (columns): the status most repetitions had; rows carry rebuild s."""
+    with matplotlib.rc_context(_RC):
+        grid = analysis.invalidation_map()
+        rows, cols = grid.shape
+        if rows == 0 or cols == 0:
+            return _empty("no edit scenarios: nothing to map")
+        by_name = {e.scenario: e for e in analysis.edits}
+        row_names = [f"{n}: {fmt_s(by_name[n].median_total_s)}" for n in grid.index]
+        col_names = [str(c) for c in grid.columns]
+        # Column labels are turned 60 degrees: their height is sin(60) of their length.
+        fig, ax = _frame(max(0.3 * cols, 3.0), 0.3 * rows, left=_text_in(row_names) + 0.3, right=1.3,
+                         top=0.45, bottom=_text_in(col_names) * 0.87 + 0.3)
+        codes = {"CACHED": 0, "RUN": 1, "ERROR": 2}
+        data = np.array([[codes.get(v, 3) if isinstance(v, str) else 3 for v in row]
+                         for row in grid.itertuples(index=False)], dtype=float)
+        cmap = ListedColormap([STATUS_COLORS["CACHED"], STATUS_COLORS["RUN"], STATUS_COLORS["ERROR"],
+                               MISSING_COLOR])
+        ax.imshow(data, cmap=cmap, vmin=-0.5, vmax=3.5, aspect="auto", interpolation="nearest")
+        _row_labels(ax, row_names)
+        ax.set_xticks([])
+        tr = ax.get_xaxis_transform()  # x in data, y in axes fraction
+        for x, text in enumerate(col_names):
+            ax.text(x, -0.02, text, transform=tr, rotation=60, ha="right", va="top", rotation_mode="anchor")
+        # Cell borders as two line collections (grid lines would need a Tick object per line).
+        ax.hlines(np.arange(0.5, rows - 1, 1), -0.5, cols - 0.5, color="white", linewidth=1)
+        ax.vlines(np.arange(0.5, cols - 1, 1), -0.5, rows - 0.5, color="white", linewidth=1)
+        _titles(ax, "Invalidation map: which steps each edit rebuilds\n(row label: median rebuild time)")
+        _status_legend(ax, "upper left", [Patch(color=MISSING_COLOR, label="not run")], anchor=(1.01, 1.0))
+        return fig
+
+
+# --- hit rate -------------------------------------------------------------------------------------------
+
+
+def hit_rate_figure(analysis: Analysis) -> Figure:
+    """Cache hit rate (cached steps / steps) per scenario."""
+    with matplotlib.rc_context(_RC):
+        sc = analysis.scenarios
+        if sc.empty:
+            return _empty("no scenarios")
+        fig, ax = _frame(5.5, 0.28 * len(sc) + 0.2, left=_text_in(sc.index) + 0.3)
+        rates = sc["hit_rate"].fillna(0.0).to_numpy() * 100
+        ys = np.arange(len(sc))
+        ax.barh(ys, rates, color=STATUS_COLORS["CACHED"], height=0.6)
+        for y, r, hr in zip(ys, rates, sc["hit_rate"], strict=True):
+            ax.text(min(r, 100) + 1, y, "n/a" if np.isnan(hr) else f"{r:.0f}%", va="center", fontsize=8)
+        _row_labels(ax, [str(n) for n in sc.index])
+        ax.set_ylim(len(sc) - 0.5, -0.5)
+        ax.set_xlim(0, 112)
+        _titles(ax, "Cache hit rate per scenario", "CACHED steps / steps (%)")
+        ax.grid(axis="x", alpha=0.3)
+        return fig
+
+
+# --- the set a report shows -----------------------------------------------------------------------------
+
+# (stem, title, figure builder name, builder arguments): plain data, so a worker process can render it.
+_Job = tuple[str, str, str, tuple[Any, ...]]
+_BUILDERS: dict[str, Callable[..., Figure]] = {
+    "hit_rate": hit_rate_figure,
+    "time_saved": time_saved_figure,
+    "invalidation": invalidation_figure,
+    "timeline": timeline_figure,
+}
+# Below this many charts a process pool costs more than it saves.
+_POOL_MIN_JOBS = 8
+
+
+def _render_job(job: _Job) -> Chart:
+    stem, title, kind, args = job
+    fig = _BUILDERS[kind](*args)
+    return Chart(stem, title, render(fig, "png"), render(fig, "svg"))
+
+
+def build_charts(profile: Profile, analysis: Analysis, *, workers: int | None = None) -> dict[str, Chart]:
+    """Every chart of the report, by file name stem, in display order.
+
+    Rendering text is what costs (tens of ms per label on a slow machine), so with many charts they are
+    rendered in `workers` processes (default: one per CPU); workers=1 renders here.
+    """
+    jobs: list[_Job] = [
+        ("hit_rate", "Cache hit rate per scenario", "hit_rate", (analysis,)),
+        ("time_saved", "Per-step time: cold vs warm vs each edit", "time_saved", (analysis,)),
+    ]
+    if analysis.edits:
+        jobs.append(("invalidation", "Invalidation map", "invalidation", (analysis,)))
+    used: set[str] = set()
+    for name in profile.scenario_names:
+        stem = f"timeline_{slug(name)}"
+        while stem in used:
+            stem += "_"
+        used.add(stem)
+        jobs.append((stem, f"Timeline: {name}", "timeline",
+                     (pick_build(profile, name), analysis.step_labels, name)))
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    if workers > 1 and len(jobs) >= _POOL_MIN_JOBS:
+        # fork: workers inherit the loaded modules, so nothing is imported twice.
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as pool:
+            charts = list(pool.map(_render_job, jobs))
+    else:
+        charts = [_render_job(j) for j in jobs]
+    return {c.name: c for c in charts}
