@@ -1,0 +1,50 @@
+"""`cacheprof parse LOGFILE|-`: the per-step cache table of builds someone already ran, from their log."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..logparse import Format
+
+
+@click.command("parse")
+@click.argument("logfile", type=str)
+@click.option("-f", "--file", "dockerfile", type=click.Path(path_type=Path),
+              help="The Dockerfile that was built: steps get its line numbers and full instructions.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="json: one cacheprof/profile/v1 document on stdout and nothing else.")
+@click.option("--format-in", "fmt_in", type=click.Choice([str(f) for f in Format]),
+              help="The log's format (default: detected).")
+def parse(logfile: str, dockerfile: Path | None, fmt: str, fmt_in: str | None) -> None:
+    """Read a build log (a file, - for stdin, or a `profile --record` folder) and show, per step,
+    whether the cache was used. Logs of several builds give one build record each."""
+    from ..dockerfile_model import load as load_dockerfile
+    from ..logparse import parse_log, parse_recording, recording_engine, to_profile
+
+    model = load_dockerfile(dockerfile) if dockerfile is not None else None
+    engine = None
+    if logfile == "-":
+        result = parse_log(sys.stdin.buffer, model, fmt_in, name="stdin")
+    elif (Path(logfile) / "builds.jsonl").is_file():
+        result = parse_recording(Path(logfile), model)
+        engine = recording_engine(Path(logfile))
+    else:
+        result = parse_log(Path(logfile), model, fmt_in)
+    profile = to_profile(result, model, logfile, engine)
+    if fmt == "json":
+        from ..profile_json import dumps
+
+        sys.stdout.write(dumps(profile))
+        return
+    from ..render_table import render_profile
+
+    # render_profile heads its table with the Dockerfile; a parsed log names the log instead.
+    table = render_profile(profile).split("\n", 1)[1]
+    formats = ", ".join(sorted({str(f) for f in result.formats}))
+    sys.stdout.write(f"cacheprof parse: {logfile} ({profile.builder}, {formats})\n")
+    sys.stdout.write(table)
+    if result.skipped_lines:
+        click.echo(f"cacheprof: skipped {result.skipped_lines} over-long line(s)", err=True)

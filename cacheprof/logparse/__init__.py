@@ -1,0 +1,350 @@
+"""Build logs of every kind into the one step model (`cacheprof parse`).
+
+    parse_log(source, model=None, fmt=None) -> ParseResult   # builds found in one log
+    parse_recording(directory, model=None) -> ParseResult    # a `cacheprof profile --record` folder
+    to_profile(result, model=None, log_name="") -> Profile   # the `source: "parse"` profile
+
+Formats (detect.Format): Engine API JSON streams of either builder, classic `docker build` text, BuildKit
+`--progress=plain` and `--progress=rawjson`; detected from the first line that tells, per channel. A
+channel is the log itself, or one docker-compose service (`service-a  | …` lines; each service's lines
+are parsed on their own, so two services' builds may interleave).
+
+Memory is bounded by the steps of the builds, not by the log: lines are read one at a time, never more
+than MAX_LINE bytes of one (longer lines are dropped and counted). A fast path skips lines that cannot
+change a build's state (BuildKit output lines, classic step output) before they are decoded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import BinaryIO
+
+from ..dockerfile_model import DockerfileModel
+from ..errors import InputFormatError, UsageError
+from ..model import Build, Builder, EngineInfo, Profile
+from .base import ParsedBuild, Parser
+from .classic_text import ClassicTextParser
+from .detect import Format, detect
+from .engine_json import EngineJsonParser
+from .noise import clean, split_channel
+from .plain import PlainParser
+from .rawjson import RawJsonParser
+
+__all__ = ["MAX_LINE", "Format", "ParseResult", "parse_log", "parse_recording", "to_profile"]
+
+MAX_LINE = 4 << 20  # longer than any Engine API message seen; a longer line is dropped, not kept
+_PARSERS: dict[Format, Callable[..., Parser]] = {
+    Format.ENGINE_JSON: EngineJsonParser,
+    Format.CLASSIC: ClassicTextParser,
+    Format.PLAIN: PlainParser,
+    Format.RAWJSON: RawJsonParser,
+}
+_LOOKED_FOR = "BuildKit `#N` plain lines, classic `Step N/M :` lines, Engine API or rawjson JSON lines"
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    builds: tuple[Build, ...]
+    formats: tuple[Format, ...]  # per build
+    builders: tuple[Builder, ...]  # per build
+    skipped_lines: int = 0  # over-long lines dropped
+    cut: bool = False  # the log ends in the middle of a line
+
+    @property
+    def builder(self) -> str:
+        kinds = {str(b) for b in self.builders}
+        return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+class _Channel:
+    __slots__ = ("name", "order", "parser")
+
+    def __init__(self, name: str, order: int) -> None:
+        self.name = name
+        self.order = order
+        self.parser: Parser | None = None
+
+
+class _LogReader:
+    def __init__(self, model: DockerfileModel | None, fmt: Format | None, max_line: int) -> None:
+        self.model = model
+        self.forced = fmt
+        self.max_line = max_line
+        self.default = _Channel("", 0)
+        self.channels: dict[str, _Channel] = {}
+        self.parsed: list[tuple[int, int, ParsedBuild]] = []
+        self.skipped = 0
+        self.binary = 0
+        self.cut = False
+        self.empty = False
+
+    # --- the line loop (hot path) ---------------------------------------------------------------
+
+    def consume(self, lines: Iterator[bytes]) -> None:
+        limit = self.max_line
+        slow = self._slow
+        skip_if, skip_unless = self._fast()
+        raw = None
+        for raw in lines:
+            if len(raw) >= limit and raw[-1] != 10:
+                self._drop_rest(lines)
+                continue
+            if skip_if is not None:
+                if skip_if(raw) is not None:
+                    continue
+            elif skip_unless is not None and skip_unless(raw) is None:
+                continue
+            slow(raw)
+            skip_if, skip_unless = self._fast()
+        if raw is None:
+            self.empty = True
+        else:
+            self.cut = not raw.endswith(b"\n")
+
+    def _fast(self) -> tuple[Callable | None, Callable | None]:
+        p = self.default.parser
+        return (p.skip_if, p.skip_unless) if p is not None else (None, None)
+
+    def _drop_rest(self, lines: Iterator[bytes]) -> None:
+        self.skipped += 1
+        for more in lines:
+            if len(more) < self.max_line or more[-1] == 10:
+                break
+        for ch in (self.default, *self.channels.values()):
+            if ch.parser is not None:
+                ch.parser.lost_line()
+
+    # --- one line that may matter ---------------------------------------------------------------
+
+    def _slow(self, raw: bytes) -> None:
+        if b"\x00" in raw:
+            self.binary += 1
+        line = clean(raw)
+        if line is None:
+            return
+        chan = self.default
+        split = split_channel(line)
+        if split is not None:
+            name, rest = split
+            ch = self.channels.get(name)
+            if ch is None and (self.forced is not None or detect(rest) is not None):
+                ch = self.channels[name] = _Channel(name, len(self.channels) + 1)
+            if ch is not None:
+                chan, line = ch, rest
+        if chan.parser is None:
+            fmt = self.forced or detect(line)
+            if fmt is None:
+                return
+            chan.parser = _PARSERS[fmt](self.model, partial(self._emit, chan), chan.name)
+        chan.parser.feed(line)
+
+    def _emit(self, chan: _Channel, pb: ParsedBuild) -> None:
+        self.parsed.append((chan.order, len(self.parsed), pb))
+
+    def finish(self) -> list[ParsedBuild]:
+        for ch in (self.default, *self.channels.values()):
+            if ch.parser is not None:
+                ch.parser.close(cut=self.cut)
+        return [pb for _, _, pb in sorted(self.parsed, key=lambda x: (x[0], x[1]))]
+
+
+# --- sources ------------------------------------------------------------------------------------
+
+
+def _file_lines(fh: BinaryIO, limit: int) -> Iterator[bytes]:
+    peek = getattr(fh, "peek", None)
+    head = peek(4)[:4] if peek is not None else b""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # PowerShell's `>` writes UTF-16: re-encode line by line (still bounded by the limit).
+        text = io.TextIOWrapper(fh, encoding="utf-16", errors="replace", newline="")  # type: ignore[arg-type]
+        return (s.encode("utf-8") for s in iter(partial(text.readline, limit), ""))
+    if head.startswith(b"\xef\xbb\xbf"):
+        fh.read(3)  # a UTF-8 byte order mark
+    return iter(partial(fh.readline, limit), b"")
+
+
+def _iter_lines(items: Iterable[str | bytes]) -> Iterator[bytes]:
+    for item in items:
+        b = item.encode("utf-8") if isinstance(item, str) else item
+        yield b if b.endswith(b"\n") else b + b"\n"
+
+
+def parse_log(
+    source: str | Path | BinaryIO | Iterable[str | bytes],
+    model: DockerfileModel | None = None,
+    fmt: Format | str | None = None,
+    *,
+    name: str | None = None,
+    max_line: int = MAX_LINE,
+) -> ParseResult:
+    """Every build in one log. `source`: a path, a binary file, or lines (str or bytes).
+
+    Raises InputFormatError (one line) for a missing, empty, binary or build-less log."""
+    forced = Format(fmt) if fmt is not None else None
+    reader = _LogReader(model, forced, max_line)
+    label = name or (str(source) if isinstance(source, str | Path) else "log")
+    if isinstance(source, str | Path):
+        path = Path(source)
+        try:
+            fh = path.open("rb")
+        except FileNotFoundError:
+            raise UsageError(f"log file not found: {path}; pass a build log, or - for stdin") from None
+        except IsADirectoryError:
+            raise UsageError(f"{path} is a folder; pass a log file, or a `--record` folder with builds.jsonl") from None
+        except OSError as e:
+            raise UsageError(f"cannot read {path}: {e.strerror}") from None
+        with fh:
+            reader.consume(_file_lines(fh, max_line))
+    elif hasattr(source, "readline"):
+        reader.consume(_file_lines(source, max_line))  # type: ignore[arg-type]
+    else:
+        reader.consume(_iter_lines(source))  # type: ignore[arg-type]
+    parsed = reader.finish()
+    if not parsed:
+        raise InputFormatError(_nothing_found(label, reader))
+    return _result(parsed, reader.skipped, reader.cut)
+
+
+def _nothing_found(label: str, reader: _LogReader) -> str:
+    fmts = {str(ch.parser.fmt) for ch in (reader.default, *reader.channels.values()) if ch.parser is not None}
+    if reader.empty:
+        return f"{label}: empty; nothing to parse (pass a docker build log)"
+    if reader.binary:
+        return f"{label}: binary data, not a build log; pass the text output of docker build"
+    if fmts:
+        return f"{label}: looks like a {'/'.join(sorted(fmts))} log but holds no build step; is it complete?"
+    extra = f" ({reader.skipped} line(s) over {reader.max_line >> 20} MiB skipped)" if reader.skipped else ""
+    return (f"{label}: no Docker build found{extra}; looked for {_LOOKED_FOR} "
+            "(pass --format-in to force a format)")
+
+
+def _result(parsed: list[ParsedBuild], skipped: int, cut: bool, names: list[tuple[str, int]] | None = None
+            ) -> ParseResult:
+    if names is None:
+        names = _scenario_names(parsed)
+    builds = tuple(_build(pb, scenario, repeat) for pb, (scenario, repeat) in zip(parsed, names, strict=True))
+    return ParseResult(
+        builds=builds,
+        formats=tuple(pb.fmt for pb in parsed),
+        builders=tuple(pb.builder for pb in parsed),
+        skipped_lines=skipped,
+        cut=cut,
+    )
+
+
+def _scenario_names(parsed: list[ParsedBuild]) -> list[tuple[str, int]]:
+    """`log` for a single build; `build-1`, `build-2`… ; a compose service's builds by its name."""
+    if len(parsed) == 1:
+        return [(parsed[0].channel or "log", 1)]
+    per_channel: dict[str, int] = {}
+    for pb in parsed:
+        per_channel[pb.channel] = per_channel.get(pb.channel, 0) + 1
+    seen: dict[str, int] = {}
+    out = []
+    for pb in parsed:
+        n = seen[pb.channel] = seen.get(pb.channel, 0) + 1
+        if not pb.channel:
+            out.append((f"build-{n}", 1))
+        else:
+            out.append((pb.channel if per_channel[pb.channel] == 1 else f"{pb.channel}-{n}", 1))
+    return out
+
+
+def _build(pb: ParsedBuild, scenario: str, repeat: int) -> Build:
+    o = pb.outcome
+    timed = pb.timed and o.started is not None and o.finished is not None
+    return Build(
+        scenario=scenario,
+        repeat=repeat,
+        ok=o.ok,
+        error=o.error,
+        duration_s=max(0.0, o.finished - o.started) if timed else None,  # type: ignore[operator]
+        image_id=o.image_id,
+        steps=o.steps,
+        internal=o.internal,
+        started=o.started if pb.timed else None,
+        complete=o.complete,
+    )
+
+
+# --- cacheprof recordings -----------------------------------------------------------------------
+
+
+def parse_recording(directory: Path, model: DockerfileModel | None = None) -> ParseResult:
+    """The builds of a `cacheprof profile --record DIR` folder, with the recorded scenario names."""
+    index = directory / "builds.jsonl"
+    try:
+        entries = [json.loads(x) for x in index.read_text(encoding="utf-8").splitlines() if x.strip()]
+    except (OSError, ValueError):
+        raise InputFormatError(f"{index}: not a cacheprof recording index; record one with --record DIR") from None
+    parsed: list[ParsedBuild] = []
+    names: list[tuple[str, int]] = []
+    skipped = 0
+    for n, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict) or not isinstance(entry.get("stream"), str):
+            raise InputFormatError(f"{index}:{n}: no stream file named; is this a cacheprof recording?")
+        builder = Builder(entry["builder"]) if entry.get("builder") in ("buildkit", "classic") else None
+        found: list[ParsedBuild] = []
+        reader = _LogReader(model, Format.ENGINE_JSON, MAX_LINE)
+        reader.default.parser = EngineJsonParser(model, found.append, builder=builder)
+        stream = directory / Path(entry["stream"]).name
+        try:
+            with stream.open("rb") as fh:
+                reader.consume(_file_lines(fh, MAX_LINE))
+        except OSError as e:
+            raise InputFormatError(f"{stream}: cannot read the recorded stream ({e.strerror})") from None
+        reader.finish()
+        skipped += reader.skipped
+        scenario = str(entry.get("scenario") or f"build-{n}")
+        repeat = entry.get("repeat") if isinstance(entry.get("repeat"), int) else 1
+        for pb in found or [_empty(builder)]:
+            parsed.append(pb)
+            names.append((scenario, repeat))
+    if not parsed:
+        raise InputFormatError(f"{index}: the recording holds no builds")
+    return _result(parsed, skipped, False, names)
+
+
+def _empty(builder: Builder | None) -> ParsedBuild:
+    from ..steps_common import BuildOutcome
+
+    outcome = BuildOutcome(ok=False, error="the recorded stream holds no build output", steps=(), internal=(),
+                           image_id=None, complete=False, started=None, finished=None)
+    return ParsedBuild(outcome, builder or Builder.BUILDKIT, Format.ENGINE_JSON, timed=False)
+
+
+def recording_engine(directory: Path) -> EngineInfo | None:
+    try:
+        meta = json.loads((directory / "engine.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict):
+        return None
+    return EngineInfo(version=str(meta.get("version", "")), api_version=str(meta.get("api_version", "")),
+                      os=str(meta.get("os", "")), arch=str(meta.get("arch", "")), host=str(meta.get("host", "")))
+
+
+# --- the profile --------------------------------------------------------------------------------
+
+
+def to_profile(result: ParseResult, model: DockerfileModel | None = None, log_name: str = "",
+               engine: EngineInfo | None = None) -> Profile:
+    """The parsed builds as a `cacheprof/profile/v1` profile with `source: "parse"`; `context` names the
+    log (a log has no build context)."""
+    return Profile(
+        builder=result.builder,
+        dockerfile=model.path if model is not None else "",
+        context=log_name,
+        builds=result.builds,
+        engine=engine,
+        scenarios=tuple(dict.fromkeys(b.scenario for b in result.builds)),
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        source="parse",
+    )
+

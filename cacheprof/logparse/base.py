@@ -1,0 +1,100 @@
+"""What every format parser hands back, and the small interface the line loop drives."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from ..dockerfile_model import DockerfileModel
+from ..model import Builder, InternalVertex, Step
+from ..steps_common import BuildOutcome
+from .detect import Format
+
+# A regex's bound `match`: the line loop calls it on raw lines without entering Python code.
+Matcher = Callable[[bytes], Any]
+
+# Build-level failure lines of BuildKit clients (buildx `ERROR: failed to solve: …`, newer
+# `ERROR: failed to build: failed to solve: …`, Docker 20.10's bare `executor failed running […]`).
+BUILDKIT_FAILURE = re.compile(
+    rb"(?:ERROR: |error: )?(?:failed to (?:solve|build|compute cache key)\b|executor failed running \[|"
+    rb"failed to solve with frontend)"
+)
+BUILDKIT_FAILURE_PREFIX = re.compile(rb"(?:ERROR|error): ")
+
+
+@dataclass(frozen=True)
+class ParsedBuild:
+    outcome: BuildOutcome
+    builder: Builder
+    fmt: Format
+    # The outcome's times are clock times (BuildKit's, or arrival times in a recording).
+    timed: bool
+    channel: str = ""
+
+
+Emit = Callable[[ParsedBuild], None]
+
+
+class Parser(Protocol):
+    fmt: Format
+    # Fast path for the line loop: raw lines `skip_if` matches, or `skip_unless` does not, are not fed.
+    skip_if: Matcher | None
+    skip_unless: Matcher | None
+
+    def feed(self, line: bytes) -> None: ...
+
+    def lost_line(self) -> None: ...
+
+    def close(self, *, cut: bool) -> None: ...
+
+
+class ParserBase:
+    skip_if: Matcher | None = None
+    skip_unless: Matcher | None = None
+
+    def __init__(self, model: DockerfileModel | None, emit: Emit, channel: str = "") -> None:
+        self.model = model
+        self.emit = emit
+        self.channel = channel
+
+    def lost_line(self) -> None:
+        """An over-long line was dropped."""
+
+
+def untimed(outcome: BuildOutcome, durations: bool = True) -> BuildOutcome:
+    """The outcome with clock times removed (for logs whose times are only placeholders)."""
+
+    def step(s: Step) -> Step:
+        d = round(s.duration_s, 6) if durations and s.duration_s is not None else None
+        return replace(s, started=None, finished=None, duration_s=d)
+
+    def vertex(v: InternalVertex) -> InternalVertex:
+        d = round(v.duration_s, 6) if durations and v.duration_s is not None else None
+        return replace(v, started=None, finished=None, duration_s=d)
+
+    return replace(
+        outcome,
+        steps=tuple(step(s) for s in outcome.steps),
+        internal=tuple(vertex(v) for v in outcome.internal),
+        started=None,
+        finished=None,
+    )
+
+
+def failure_text(line: bytes) -> str:
+    """A client's failure line without its `ERROR: ` prefix."""
+    m = BUILDKIT_FAILURE_PREFIX.match(line)
+    return line[m.end() if m else 0 :].decode("utf-8", "replace").strip()
+
+
+def pick_error(summary: str | None, vertex_errors: list[str]) -> str | None:
+    """The build's error: the client's summary line, else the first vertex error that is not a
+    cancellation (parallel vertices are canceled because of it), else any."""
+    if summary:
+        return summary
+    for e in vertex_errors:
+        if not e.rstrip().endswith("canceled"):
+            return e
+    return vertex_errors[0] if vertex_errors else None

@@ -1,0 +1,103 @@
+"""`docker build` CLI text of the classic builder (`DOCKER_BUILDKIT=0`): `Step N/M : …`, ` ---> …`.
+
+Lines go to ClassicAssembler.feed_line without arrival times (the text has no clock). A new build starts
+at `Sending build context to Docker daemon`, at `Step 1` (or Docker < 1.8's `Step 0`), or at any Step
+after the previous build ended (`Successfully built`, or an error line the CLI printed).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..dockerfile_model import DockerfileModel
+from ..model import Builder
+from ..steps_classic import ClassicAssembler
+from .base import Emit, ParsedBuild, ParserBase
+from .detect import Format
+
+STEP = re.compile(rb"Step (\d+)(?:/(\d+))? : ")
+# What the CLI prints when a classic build fails (compose v1 wraps it in `ERROR: Service 'x' failed…`).
+FAILURE = re.compile(
+    rb"(?:ERROR: )?(?:Service '[^']*' failed to build\s*:?\s*)?"
+    rb"(?:The command .* returned a non-zero code|(?:COPY|ADD) failed: |Error response from daemon: |"
+    rb"unable to prepare context: |error checking context: |Cannot locate specified Dockerfile)"
+)
+# Fast path: a raw line that matches none of these cannot change a classic build's state (outside a
+# FROM step, whose pull progress is read line by line). Noise prefixes and `service | ` prefixes are
+# kept as candidates so they are cleaned first.
+INTERESTING = re.compile(
+    rb"Step \d|Sending build context|Successfully built |The command |(?:COPY|ADD) failed|Error response|"
+    rb"ERROR|Service '|unable to prepare|error checking context|Cannot locate| --->|\x1b|"
+    rb"\d{4}-\d\d-\d\d|\[\d{4}-|remote:|section_|```|~~~|\s+(?:```|~~~)|[A-Za-z0-9][A-Za-z0-9_.-]*\s*\| "
+)
+
+
+class ClassicTextParser(ParserBase):
+    fmt = Format.CLASSIC
+
+    def __init__(self, model: DockerfileModel | None, emit: Emit, channel: str = "") -> None:
+        super().__init__(model, emit, channel)
+        self.skip_unless = INTERESTING.match
+        self.asm: ClassicAssembler | None = None
+        self.marker = False  # `Sending build context` seen: a build began even if no step follows
+        self.ended = False
+        self.offset = 0
+
+    def _assembler(self) -> ClassicAssembler:
+        if self.asm is None:
+            self.asm = ClassicAssembler(self.model)
+        return self.asm
+
+    def feed(self, line: bytes) -> None:
+        if line.startswith(b"Step "):
+            m = STEP.match(line)
+            if m is not None:
+                self._step(int(m.group(1)), m.group(2), line, m.end())
+                return
+        elif line.startswith(b"Sending build context"):
+            if self.asm is not None and (self.asm.saw_step or self.ended or self.asm.error):
+                self._finish()
+            self._assembler()
+            self.marker = True
+            return
+        elif FAILURE.match(line):
+            asm = self._assembler()
+            asm.fail(line.decode("utf-8", "replace"), None)
+            self.ended = True
+            return
+        if self.asm is None:
+            return
+        if line.startswith(b"Successfully built "):
+            self.ended = True
+            self.skip_unless = INTERESTING.match
+        self.asm.feed_line(line.decode("utf-8", "replace"), None)
+
+    def _step(self, n: int, total: bytes | None, line: bytes, end: int) -> None:
+        if self.asm is not None and (self.ended or (n <= 1 and self.asm.saw_step)):
+            self._finish()
+        asm = self._assembler()
+        if not asm.saw_step:
+            self.offset = 1 if n == 0 else 0  # Docker < 1.8 counted steps from 0
+        text = line[end:].decode("utf-8", "replace")
+        if self.offset:
+            n += self.offset
+            total_s = f"/{int(total) + self.offset}" if total else ""
+            asm.feed_line(f"Step {n}{total_s} : {text}", None)
+        else:
+            asm.feed_line(line.decode("utf-8", "replace"), None)
+        # A FROM step's pull progress decides its status: read every line until the next step.
+        self.skip_unless = None if text.lstrip()[:4].upper() == "FROM" else INTERESTING.match
+
+    def close(self, *, cut: bool) -> None:
+        self._finish()
+
+    def _finish(self) -> None:
+        asm = self.asm
+        if asm is not None and (asm.saw_step or self.marker or asm.error):
+            outcome = asm.outcome(ended=True)
+            self.emit(ParsedBuild(outcome, Builder.CLASSIC, self.fmt, timed=False, channel=self.channel))
+        self.asm = None
+        self.marker = False
+        self.ended = False
+        self.offset = 0
+        self.skip_unless = INTERESTING.match
