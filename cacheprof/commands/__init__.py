@@ -9,6 +9,7 @@ import click
 # module name -> attribute holding the click command
 _MODULES: dict[str, str] = {
     "profile_cmd": "profile",
+    "parse_cmd": "parse",
 }
 
 
