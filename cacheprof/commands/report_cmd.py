@@ -1,0 +1,37 @@
+"""`cacheprof report PROFILE.json`: render a report folder again from saved data, without Docker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import InputFormatError, UsageError
+
+
+@click.command("report")
+@click.argument("profile_path", metavar="PROFILE.json", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder to write the report into. Default: the folder holding PROFILE.json.")
+def report(profile_path: Path, out_dir: Path | None) -> None:
+    """Render report.html, report.md, charts and steps.csv from a saved profile.json."""
+    from .. import profile_json
+    from ..report_writer import write_report
+
+    # Our own checks (not click.Path(exists=True)) so every bad input is one line and exit 2.
+    if not profile_path.is_file():
+        raise UsageError(f"{profile_path}: no such file")
+    try:
+        text = profile_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputFormatError(f"{profile_path}: not UTF-8 text; is this a cacheprof profile.json?") from None
+    except OSError as e:
+        raise UsageError(f"{profile_path}: cannot read ({e.strerror})") from None
+    profile = profile_json.loads(text, where=str(profile_path))
+    out = out_dir if out_dir is not None else profile_path.resolve().parent
+    # Never rewrite the file we read: it may hold fields this version does not know.
+    target = out / "profile.json"
+    in_place = target.exists() and target.resolve() == profile_path.resolve()
+    written = write_report(profile, out, write_profile=not in_place)
+    click.echo(f"wrote {len(written)} files to {out}")
+    click.echo(f"report: {out / 'report.html'}")

@@ -1,0 +1,254 @@
+"""HTML and Markdown reports from a Profile, its Analysis and its charts. Renderers return text only.
+
+Both carry the same content in the same order: the plain-words summary, the per-scenario table, the
+edit table and invalidation map, the per-step table, critical paths, the charts, engine and machine.
+Output is deterministic: the only date shown is the profile's own `created`, floats have fixed formats.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .analysis import Analysis, fmt_count
+from .charts import Chart
+from .model import Profile
+
+_DASH = "\u2013"  # en dash: no value
+
+
+def _num(x: float | None, digits: int = 2, unit: str = "") -> str:
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return _DASH
+    return f"{x:.{digits}f}{unit}"
+
+
+def _pct(x: float | None) -> str:
+    return _DASH if x is None or np.isnan(x) else f"{x:.0%}"
+
+
+@dataclass(frozen=True)
+class _Table:
+    """A table as plain strings, rendered to both HTML and Markdown. `code` columns are monospace."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    code: frozenset[int] = frozenset()
+    # Per cell CSS class (HTML only), e.g. to colour CACHED / RUN.
+    classes: tuple[tuple[str, ...], ...] = ()
+
+
+# --- content shared by both formats ---------------------------------------------------------------------
+
+
+def _scenario_table(a: Analysis) -> _Table:
+    rows = []
+    for name, r in a.scenarios.iterrows():
+        rows.append((
+            str(name), f"{int(r['ok'])}/{int(r['builds'])}", _num(r["median_total_s"], 1), _num(r["min_total_s"], 1),
+            _num(r["max_total_s"], 1), _num(r["iqr_total_s"], 2), _num(r["stdev_total_s"], 2),
+            _num(r["median_step_time_s"], 1), _pct(r["hit_rate"]), _num(r["time_saved_s"], 1),
+        ))
+    return _Table(
+        ("scenario", "ok/builds", "median wall s", "min s", "max s", "IQR s", "stdev s", "median step time s",
+         "hit rate", "saved vs cold s"),
+        tuple(rows), frozenset({0}),
+    )
+
+
+def _edit_table(a: Analysis) -> _Table:
+    rows = tuple(
+        (e.scenario, e.first_invalidated_label or "none (all cached)",
+         f"{fmt_count(e.median_steps_rebuilt)} of {e.steps_total}", _num(e.median_total_s, 1),
+         _num(e.median_run_step_s, 1), "yes" if e.consistent else "no")
+        for e in a.edits
+    )
+    return _Table(("edit", "first invalidated step", "steps rebuilt", "median wall s", "RUN step s",
+                   "same in every repetition"), rows, frozenset({0, 1}))
+
+
+def _map_table(a: Analysis) -> _Table:
+    grid = a.invalidation_map()
+    by_name = {e.scenario: e for e in a.edits}
+    header = ("edit", "rebuild s", *(str(c) for c in grid.columns))
+    rows, classes = [], []
+    for name, row in zip(grid.index, grid.itertuples(index=False), strict=True):
+        cells = [v if isinstance(v, str) else _DASH for v in row]
+        rows.append((str(name), _num(by_name[name].median_total_s, 1), *cells))
+        classes.append(("", "", *(c.lower() if c != _DASH else "" for c in cells)))
+    return _Table(header, tuple(rows), frozenset({0}), tuple(classes))
+
+
+def _step_table(a: Analysis) -> _Table:
+    ps = a.per_step
+    by = {(s, k): r for s, k, r in zip(ps["scenario"], ps["key"], ps.itertuples(index=False), strict=True)}
+    noisy = ps[ps["noisy"]].groupby("key")["scenario"].agg(list).to_dict()
+    unstable = ps[ps["unstable"]].groupby("key")["scenario"].agg(list).to_dict()
+
+    def med(scenario: str | None, key: tuple[str, int]) -> str:
+        r = by.get((scenario, key)) if scenario else None
+        if r is None:
+            return _DASH
+        ci = "" if np.isnan(r.ci_low_s) else f" [{r.ci_low_s:.2f}, {r.ci_high_s:.2f}]"
+        return f"{r.median_s:.2f}{ci}" if not np.isnan(r.median_s) else _DASH
+
+    def saved(key: tuple[str, int]) -> str:
+        r = by.get((a.warm, key)) if a.warm else None
+        return _DASH if r is None else _num(r.time_saved_s, 2)
+
+    rows = tuple(
+        (a.step_labels[k], med(a.cold, k), med(a.warm, k), saved(k),
+         ", ".join(noisy.get(k, [])) or _DASH, ", ".join(unstable.get(k, [])) or _DASH)
+        for k in a.step_order
+    )
+    return _Table(("step", "cold median s [95% CI]", "warm median s [95% CI]", "warm saves s",
+                   "noisy in", "cache status unstable in"), rows, frozenset({0}))
+
+
+def _path_table(a: Analysis) -> _Table:
+    rows = tuple(
+        (p.scenario, str(p.repeat), _num(p.wall_s, 1), _num(p.step_time_s, 1), _num(p.path_s, 1),
+         "yes" if p.parallel else "no", " → ".join(p.labels))
+        for p in a.critical_paths
+    )
+    return _Table(("scenario", "repeat", "wall s", "summed step s", "critical path s", "parallel stages",
+                   "critical path"), rows, frozenset({0}))
+
+
+def _info_rows(profile: Profile) -> list[tuple[str, str]]:
+    rows = [("builder", profile.builder), ("Dockerfile", profile.dockerfile), ("context", profile.context),
+            ("target", profile.target or _DASH),
+            ("build args", ", ".join(f"{k}={v}" for k, v in sorted(profile.build_args.items())) or _DASH),
+            ("profile created", profile.created or _DASH), ("data source", profile.source)]
+    e = profile.engine
+    if e is not None:
+        rows += [("engine version", e.version), ("engine API", e.api_version),
+                 ("engine OS/arch", f"{e.os}/{e.arch}".strip("/") or _DASH), ("engine host", e.host or _DASH)]
+    else:
+        rows.append(("engine", "not recorded"))
+    rows += [(f"machine {k}", str(v)) for k, v in sorted(profile.machine.items())]
+    return rows
+
+
+_PATH_NOTE = (
+    "Critical path: the chain of steps ending at the last-finishing step, walking back each time to the "
+    "step that finished latest before the current one started (first repetition of each scenario). "
+    "Steps of different stages that overlap in time ran in parallel, so summed step time can exceed wall "
+    "time."
+)
+_STEP_NOTE = (
+    "Steps are matched across builds by (stage, position). Intervals are 95% percentile-bootstrap "
+    "intervals of the median (2000 resamples, fixed seed), shown when a scenario has 3 or more "
+    "repetitions. Noisy: RUN durations with coefficient of variation > 0.5 and spread > 0.2 s."
+)
+
+# --- HTML ---------------------------------------------------------------------------------------------------
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; padding: 0 1em; color: #222; }
+.summary { font-size: 1.15em; background: #f3f7ff; border-left: 4px solid #3b6fd8; padding: .8em 1em; }
+table { border-collapse: collapse; margin: .5em 0 1.5em; font-size: .9em; }
+th, td { border: 1px solid #ccc; padding: .25em .5em; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; }
+td.cached { background: #c8e6c9; } td.run { background: #ffe0b2; } td.error { background: #ffcdd2; }
+figure { margin: 1em 0 2em; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+.note { color: #555; font-size: .9em; }
+.scroll { overflow-x: auto; }
+"""
+
+
+def _inline_code_html(text: str) -> str:
+    """Escape, then turn `x` into <code>x</code> (the summary uses backticks for paths)."""
+    return re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(text))
+
+
+def _html_table(t: _Table) -> str:
+    out = ['<div class="scroll"><table>', "<thead><tr>"]
+    out += [f"<th>{html.escape(h)}</th>" for h in t.header]
+    out.append("</tr></thead><tbody>")
+    for i, row in enumerate(t.rows):
+        cls = t.classes[i] if i < len(t.classes) else ()
+        cells = []
+        for j, cell in enumerate(row):
+            attr = f' class="{cls[j]}"' if j < len(cls) and cls[j] else ""
+            body = f"<code>{html.escape(cell)}</code>" if j in t.code else html.escape(cell)
+            cells.append(f"<td{attr}>{body}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</tbody></table></div>")
+    return "\n".join(out)
+
+
+def render_html(profile: Profile, analysis: Analysis, charts: Mapping[str, Chart]) -> str:
+    """A self-contained page: charts embedded as PNG data URIs, no external resources."""
+    a = analysis
+    title = f"cacheprof report: {profile.dockerfile}"
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f'<p class="summary" id="summary">{_inline_code_html(a.summary)}</p>',
+        "<h2>Scenarios</h2>", _html_table(_scenario_table(a)),
+    ]
+    if a.edits:
+        parts += ["<h2>Edits: what each change invalidates</h2>", _html_table(_edit_table(a)),
+                  "<h3>Invalidation map</h3>", _html_table(_map_table(a))]
+    parts += ["<h2>Steps</h2>", f'<p class="note">{html.escape(_STEP_NOTE)}</p>', _html_table(_step_table(a))]
+    if a.critical_paths:
+        parts += ["<h2>Wall time and critical path</h2>", f'<p class="note">{html.escape(_PATH_NOTE)}</p>',
+                  _html_table(_path_table(a))]
+    if charts:
+        parts.append("<h2>Charts</h2>")
+    for c in charts.values():
+        data = base64.b64encode(c.png).decode("ascii")
+        parts.append(
+            f'<figure id="chart-{html.escape(c.name)}"><img src="data:image/png;base64,{data}" '
+            f'alt="{html.escape(c.title)}"><figcaption>{html.escape(c.title)}</figcaption></figure>'
+        )
+    parts += ["<h2>Engine and machine</h2>",
+              _html_table(_Table(("what", "value"), tuple(_info_rows(profile)))),
+              "</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
+# --- Markdown -------------------------------------------------------------------------------------------------
+
+
+def _md_cell(text: str, code: bool) -> str:
+    text = text.replace("\n", " ")
+    if code and text != _DASH:
+        # A backtick inside would end the span early; a double-backtick span with spaces holds one.
+        fence = "``" if "`" in text else "`"
+        pad = " " if fence == "``" else ""
+        text = f"{fence}{pad}{text}{pad}{fence}"
+    return text.replace("|", "\\|")
+
+
+def _md_table(t: _Table) -> str:
+    lines = ["| " + " | ".join(_md_cell(h, False) for h in t.header) + " |",
+             "|" + "|".join(" --- " for _ in t.header) + "|"]
+    lines += ["| " + " | ".join(_md_cell(c, j in t.code) for j, c in enumerate(row)) + " |" for row in t.rows]
+    return "\n".join(lines)
+
+
+def render_markdown(profile: Profile, analysis: Analysis, charts: Mapping[str, Chart]) -> str:
+    """GitHub-flavoured Markdown; charts are linked as `charts/<name>.png` beside the file."""
+    a = analysis
+    parts = [f"# cacheprof report: `{profile.dockerfile}`", "", f"> {a.summary}", "",
+             "## Scenarios", "", _md_table(_scenario_table(a)), ""]
+    if a.edits:
+        parts += ["## Edits: what each change invalidates", "", _md_table(_edit_table(a)), "",
+                  "### Invalidation map", "", _md_table(_map_table(a)), ""]
+    parts += ["## Steps", "", _STEP_NOTE, "", _md_table(_step_table(a)), ""]
+    if a.critical_paths:
+        parts += ["## Wall time and critical path", "", _PATH_NOTE, "", _md_table(_path_table(a)), ""]
+    if charts:
+        parts += ["## Charts", ""]
+    for c in charts.values():
+        parts += [f"![{c.title}](charts/{c.name}.png)", "", f"[SVG](charts/{c.name}.svg)", ""]
+    parts += ["## Engine and machine", "", _md_table(_Table(("what", "value"), tuple(_info_rows(profile)))), ""]
+    return "\n".join(parts)

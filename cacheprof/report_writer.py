@@ -1,0 +1,49 @@
+"""Write a report folder. The only module of the report that touches the file system."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import profile_json
+from .model import Profile
+
+
+def write_report(
+    profile: Profile, out_dir: Path, *, workers: int | None = None, write_profile: bool = True,
+) -> list[Path]:
+    """Write profile.json, steps.csv, charts/*.png|svg, report.html and report.md into `out_dir`.
+
+    The data goes first: if analysis or a chart fails, profile.json and steps.csv are already on disk
+    and `cacheprof report` can render again from them. `write_profile=False` leaves an existing
+    profile.json alone (re-rendering in place). `workers`: chart rendering processes (default: CPUs).
+    Returns the paths written, in order.
+    """
+    # Imported here: pandas and matplotlib load only when a report is made.
+    from .analysis import analyze, steps_csv
+    from .charts import build_charts
+    from .report_render import render_html, render_markdown
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def put(name: str, data: str | bytes) -> None:
+        path = out_dir / name
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(data, encoding="utf-8")
+        written.append(path)
+
+    if write_profile:
+        put("profile.json", profile_json.dumps(profile))
+    put("steps.csv", steps_csv(profile))
+    analysis = analyze(profile)
+    charts = build_charts(profile, analysis, workers=workers)
+    (out_dir / "charts").mkdir(exist_ok=True)
+    for c in charts.values():
+        put(f"charts/{c.name}.png", c.png)
+        put(f"charts/{c.name}.svg", c.svg)
+    put("report.html", render_html(profile, analysis, charts))
+    put("report.md", render_markdown(profile, analysis, charts))
+    return written
