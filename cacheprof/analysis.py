@@ -230,10 +230,13 @@ def _labels(steps: pd.DataFrame, keys: Sequence[StepKey], cold: str | None) -> d
 
 
 def _scenario_phrase(name: str) -> str:
-    """`edit:src/` -> "a change under `src/`"; `arg:VERSION` -> "a change of build arg `VERSION`"."""
+    """`edit:src/**` -> "a change under `src/`"; `arg:VERSION=2` -> "a change of build arg `VERSION`"."""
     if name.startswith("edit:"):
         what = name[len("edit:"):] or "?"
-        return f"a change under `{what}`" if what.endswith("/") else f"a change to `{what}`"
+        folder = what.rstrip("*")
+        if folder.endswith("/") and "*" not in folder:
+            return f"a change under `{folder}`"
+        return f"a change to `{what}`"
     if name.startswith("arg:"):
         return f"a change of build arg `{name[len('arg:'):].split('=', 1)[0]}`"
     return f"scenario `{name}`"
@@ -424,10 +427,12 @@ def _summary_lines(
     # Costliest edits first: they are what a reader wants to fix.
     shown = sorted(edits, key=lambda e: -(e.median_total_s or 0.0))[:5]
     for e in shown:
+        # The label goes inside a code span: a backtick in it would end the span.
+        label = (e.first_invalidated_label or "").replace("`", "'")
         lines.append(
             f"{_scenario_phrase(e.scenario)} rebuilds {fmt_count(e.median_steps_rebuilt)} of {e.steps_total} "
             f"steps and costs {fmt_s(e.median_total_s)}"
-            + (f", starting at step {e.first_invalidated_label}" if e.first_invalidated_label else "")
+            + (f" (first invalidated: `{label}`)" if label else "")
         )
     if len(edits) > len(shown):
         more = len(edits) - len(shown)

@@ -243,7 +243,8 @@ def test_critical_path_needs_timestamps():
 def test_plain_words_summary(analysis):
     text = analysis.summary
     assert text.startswith("A change to `requirements.txt` rebuilds 3 of 4 steps and costs 3.0 s")
-    assert "a change under `src/` rebuilds 1 of 4 steps and costs 2.0 s, starting at step 4 COPY src/ ./src/" in text
+    assert ("a change under `src/` rebuilds 1 of 4 steps and costs 2.0 s "
+            "(first invalidated: `4 COPY src/ ./src/`)") in text
     assert "cold build 11.0 s" in text
     assert "the cache saves 10.0 s on a warm rebuild" in text
     assert "1 step timing is noisy across repetitions" in text
