@@ -525,12 +525,9 @@ class TempContext:
         Text files get `# cacheprof edit <nonce>` as a last line, binary files (a NUL byte in the first
         8 KiB) the nonce bytes. Symlinks are never followed; hard-linked files are edited once.
         """
-        match = _path_matcher(glob)
         edited: list[str] = []
         done: set[tuple[int, int]] = set()
-        for entry in walk_context(str(self.path), None):
-            if not stat.S_ISREG(entry.st.st_mode) or not match(entry.rel):
-                continue
+        for entry in _matching_entries(str(self.path), glob):
             key = (entry.st.st_dev, entry.st.st_ino)
             if key not in done:
                 _append_edit(entry.path, nonce)
@@ -542,6 +539,18 @@ class TempContext:
                 "context, e.g. edit:src/*.py or edit:requirements.txt"
             )
         return sorted(edited)
+
+
+def _matching_entries(root: str, glob: str) -> Iterator[ContextEntry]:
+    match = _path_matcher(glob)
+    for entry in walk_context(root, None):
+        if stat.S_ISREG(entry.st.st_mode) and match(entry.rel):
+            yield entry
+
+
+def matching_files(context_dir: Path, glob: str) -> list[str]:
+    """The regular files of the context an `edit:<glob>` would change (checked before any build)."""
+    return sorted(e.rel for e in _matching_entries(resolve_context(context_dir), glob))
 
 
 # --- default edit targets ------------------------------------------------------------------------------

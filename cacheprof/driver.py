@@ -177,8 +177,64 @@ class DockerDriver:
     def image_ids(self) -> set[str]:
         return {img["Id"] for img in self.api.images(all=True)}
 
+    def image_config(self, image: str) -> dict[str, Any]:
+        return dict(self.api.inspect_image(image).get("Config") or {})
+
+    def image_files(self, image: str) -> dict[str, tuple[str, int, str]]:
+        """path -> (type, mode, sha256 of content or link target) of an image's flattened filesystem.
+
+        Exports a created (never started) container, which it removes again, also on failure.
+        """
+        import hashlib
+        import tarfile
+
+        container = self.api.create_container(image, command=["cacheprof-export"],
+                                              labels={"org.cacheprof.export": "1"})
+        try:
+            raw = self.api.export(container["Id"])
+            files: dict[str, tuple[str, int, str]] = {}
+            with tarfile.open(fileobj=_IterStream(raw), mode="r|") as tar:
+                for member in tar:
+                    name = "/" + member.name.lstrip("./").rstrip("/")
+                    if member.isreg():
+                        fh = tar.extractfile(member)
+                        digest = hashlib.sha256(fh.read() if fh else b"").hexdigest()
+                        files[name] = ("file", member.mode, digest)
+                    elif member.issym() or member.islnk():
+                        files[name] = ("link", member.mode, member.linkname)
+                    elif member.isdir():
+                        files[name] = ("dir", member.mode, "")
+                    else:
+                        files[name] = ("other", member.mode, "")
+            return files
+        finally:
+            try:
+                self.api.remove_container(container["Id"], force=True)
+            except self._errors.APIError:
+                pass
+
     def close(self) -> None:
         self._client.close()
+
+
+class _IterStream:
+    """A read()-able view of an iterator of byte chunks (the export stream), for tarfile's stream mode."""
+
+    def __init__(self, chunks: Any) -> None:
+        self._chunks = iter(chunks)
+        self._buf = b""
+
+    def read(self, n: int = -1) -> bytes:
+        while n < 0 or len(self._buf) < n:
+            try:
+                self._buf += next(self._chunks)
+            except StopIteration:
+                break
+        if n < 0:
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:n], self._buf[n:]
+        return out
 
 
 def _short(e: BaseException) -> str:

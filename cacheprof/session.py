@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .build_context import default_edit_globs
+from .build_context import default_edit_globs, matching_files
 from .dockerfile_model import DockerfileModel
 from .dockerfile_model import load as load_dockerfile
 from .driver import DockerDriver, Driver, ReplayDriver
@@ -57,11 +57,22 @@ def check_target(model: DockerfileModel, target: str | None) -> None:
         raise UsageError(f"--target {target!r}: no stage of that name in the Dockerfile (named stages: {names})")
 
 
+def check_edits(context: Path, scenarios: tuple[Scenario, ...]) -> None:
+    """Fail before the first build, not in the middle of a run, when an edit: glob matches nothing."""
+    for s in scenarios:
+        if s.kind is Kind.EDIT and s.glob is not None and not matching_files(context, s.glob):
+            raise UsageError(
+                f"edit:{s.glob} matches no file in the context {context}; give files relative to the "
+                "context, e.g. edit:src/*.py or edit:requirements.txt"
+            )
+
+
 def plan_profile(o: ProfileOptions) -> RunPlan:
     context, dockerfile = resolve_paths(o.context, o.dockerfile)
     model = load_dockerfile(dockerfile)
     check_target(model, o.target)
     scenarios = tuple(parse_scenario(s) for s in o.scenarios) or default_scenarios(context, model)
+    check_edits(context, scenarios)
     args = dict(parse_build_arg(a) for a in o.build_args)
     return RunPlan(
         context=context, dockerfile=dockerfile, model=model, builder=o.builder, scenarios=scenarios,
@@ -143,3 +154,54 @@ def write_outputs(profile: Profile, out: Path) -> list[Path]:
         (out / "steps.csv").write_text(steps_csv(profile))
         return [*written, out / "steps.csv"]
     return write_report(profile, out)
+
+
+class _SideReporter(Reporter):
+    """Prefixes progress with the side (BEFORE/AFTER) of a comparison."""
+
+    def __init__(self, inner: Reporter, side: str) -> None:
+        self.inner, self.side = inner, side
+        self.step = inner.step
+
+    def build_started(self, scenario: str, repeat: int, number: int, total: int) -> None:
+        self.inner.build_started(f"{self.side} {scenario}", repeat, number, total)
+
+    def build_finished(self, build: Build) -> None:
+        self.inner.build_finished(build)
+
+
+def run_interleaved(driver: Driver, plans: dict[str, RunPlan], *, quiet: bool = False,
+                    rounds: int = 1, after_rounds=None) -> tuple[dict[str, Profile], BaseException | None, dict]:
+    """Run several plans' scenarios interleaved: round by round, scenario by scenario, each side in turn,
+    so machine drift hits every side alike. `after_rounds(runners)` runs before the images are removed
+    (e.g. to compare the final images). Returns the profiles, the failure that stopped the run, if any,
+    and what `after_rounds` returned."""
+    from .progress import LiveProgress
+
+    live = LiveProgress(quiet=quiet)
+    runners = {side: Runner(driver, plan, _SideReporter(live, side.upper())) for side, plan in plans.items()}
+    failure: BaseException | None = None
+    extra: dict = {}
+    total = sum(len(p.scenarios) for p in plans.values()) * rounds
+    n = 0
+    try:
+        try:
+            for repeat in range(1, rounds + 1):
+                scenarios = list(dict.fromkeys(s for p in plans.values() for s in p.scenarios))
+                for scenario in scenarios:
+                    for runner in runners.values():
+                        if scenario not in runner.plan.scenarios:
+                            continue
+                        n += 1
+                        runner.reporter.build_started(scenario.name, repeat, n, total)
+                        build = runner.run_scenario(scenario, repeat)
+                        runner.builds.append(build)
+                        runner.reporter.build_finished(build)
+            if after_rounds is not None:
+                extra = after_rounds(runners) or {}
+        finally:
+            for runner in runners.values():
+                runner.cleanup()
+    except (CacheprofError, KeyboardInterrupt) as e:
+        failure = e
+    return {side: make_profile(r.plan, driver, r.builds) for side, r in runners.items()}, failure, extra

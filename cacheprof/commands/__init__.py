@@ -10,6 +10,7 @@ import click
 _MODULES: dict[str, str] = {
     "profile_cmd": "profile",
     "parse_cmd": "parse",
+    "compare_cmd": "compare",
     "report_cmd": "report",
 }
 

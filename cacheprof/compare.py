@@ -1,0 +1,236 @@
+"""Before/after comparison of two profiles measured interleaved: per-scenario verdicts and step alignment.
+
+Pure functions over two Profiles. The interval is a Student-t 95% interval of the paired differences
+(AFTER - BEFORE in the same round): with the 3 to 10 rounds a comparison can afford, a bootstrap interval
+would be too narrow to trust, and pairing by round cancels machine drift that hits both sides alike.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import Build, Profile, Step, StepStatus
+
+COMPARE_SCHEMA = "cacheprof/compare/v1"
+
+# Two-sided 97.5% quantiles of Student's t by degrees of freedom (no scipy dependency).
+_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
+         10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 25: 2.060, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980}
+
+
+def t975(df: int) -> float:
+    if df in _T975:
+        return _T975[df]
+    larger = [k for k in _T975 if k > df]
+    return _T975[min(larger)] if larger else 1.960
+
+
+@dataclass(frozen=True)
+class Side:
+    median_s: float | None
+    runs_s: tuple[float, ...]
+    ok: bool
+
+
+@dataclass(frozen=True)
+class ScenarioComparison:
+    scenario: str
+    before: Side
+    after: Side
+    diff_s: float | None
+    ratio: float | None
+    ci95_s: tuple[float, float] | None
+    verdict: str  # faster | slower | no clear difference | failed
+
+
+@dataclass(frozen=True)
+class StepChange:
+    scenario: str
+    stage: str
+    instruction: str
+    before: str | None  # majority status over rounds, None when the step is absent on that side
+    after: str | None
+    before_s: float | None
+    after_s: float | None
+
+    @property
+    def message(self) -> str:
+        short = " ".join(self.instruction.split())
+        if len(short) > 60:
+            short = short[:57] + "..."
+        if self.before is None:
+            return f"`{short}` is new in AFTER ({self.after} on {self.scenario})"
+        if self.after is None:
+            return f"`{short}` is gone in AFTER (was {self.before} on {self.scenario})"
+        verb = {"RUN": "re-run", "CACHED": "CACHED", "ERROR": "failing"}
+        return (f"`{short}` was {verb.get(self.before, self.before)} on every {self.scenario} before, "
+                f"and is {verb.get(self.after, self.after)} after")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    before: Profile
+    after: Profile
+    scenarios: tuple[ScenarioComparison, ...]
+    changes: tuple[StepChange, ...]
+    min_effect_ratio: float
+    min_effect_s: float
+    equivalence: dict[str, Any] | None = None
+    notes: tuple[str, ...] = field(default=())
+
+
+def _side(builds: tuple[Build, ...]) -> Side:
+    runs = tuple(b.duration_s for b in builds if b.ok and b.duration_s is not None)
+    return Side(statistics.median(runs) if runs else None, runs, bool(builds) and all(b.ok for b in builds))
+
+
+def paired_interval(diffs: list[float]) -> tuple[float, float] | None:
+    if len(diffs) < 2:
+        return None
+    mean = statistics.fmean(diffs)
+    half = t975(len(diffs) - 1) * statistics.stdev(diffs) / math.sqrt(len(diffs))
+    return (mean - half, mean + half)
+
+
+def verdict(before_median: float, diff: float, ci: tuple[float, float] | None,
+            min_effect_ratio: float, min_effect_s: float) -> str:
+    """`faster`/`slower` for AFTER only when the interval excludes zero and the effect is big enough."""
+    if ci is None or ci[0] <= 0.0 <= ci[1]:
+        return "no clear difference"
+    if abs(diff) < max(min_effect_s, min_effect_ratio * before_median):
+        return "no clear difference"
+    return "faster" if diff < 0 else "slower"
+
+
+def compare_scenario(name: str, before: tuple[Build, ...], after: tuple[Build, ...],
+                     min_effect_ratio: float, min_effect_s: float) -> ScenarioComparison:
+    b, a = _side(before), _side(after)
+    if not (b.ok and a.ok) or b.median_s is None or a.median_s is None:
+        return ScenarioComparison(name, b, a, None, None, None, "failed")
+    by_round_b = {x.repeat: x.duration_s for x in before if x.ok and x.duration_s is not None}
+    by_round_a = {x.repeat: x.duration_s for x in after if x.ok and x.duration_s is not None}
+    diffs = [by_round_a[r] - by_round_b[r] for r in sorted(by_round_b.keys() & by_round_a.keys())]
+    diff = a.median_s - b.median_s
+    ratio = a.median_s / b.median_s if b.median_s > 0 else None
+    ci = paired_interval(diffs)
+    return ScenarioComparison(name, b, a, diff, ratio, ci,
+                              verdict(b.median_s, diff, ci, min_effect_ratio, min_effect_s))
+
+
+def _norm(instruction: str) -> str:
+    return " ".join(instruction.split())
+
+
+def _median_s(steps: list[Step] | None) -> float | None:
+    times = [s.duration_s for s in steps or () if s.duration_s is not None]
+    return statistics.median(times) if times else None
+
+
+def _majority(steps: list[Step]) -> str:
+    return Counter(str(s.status) for s in steps).most_common(1)[0][0]
+
+
+def align_steps(before: Profile, after: Profile, scenario: str) -> tuple[StepChange, ...]:
+    """Align the two Dockerfiles' steps by stage and instruction text (the n-th occurrence of the same
+    text in a stage matches the n-th), and report the steps whose cache status differs."""
+
+    def index(profile: Profile) -> dict[tuple[str, str, int], list[Step]]:
+        out: dict[tuple[str, str, int], list[Step]] = {}
+        for build in profile.builds_of(scenario):
+            seen: Counter[tuple[str, str]] = Counter()
+            for s in build.steps:
+                k = (s.stage, _norm(s.instruction))
+                seen[k] += 1
+                out.setdefault((*k, seen[k]), []).append(s)
+        return out
+
+    b, a = index(before), index(after)
+    changes: list[StepChange] = []
+    for key in list(b) + [k for k in a if k not in b]:
+        bs, as_ = b.get(key), a.get(key)
+        bstat = _majority(bs) if bs else None
+        astat = _majority(as_) if as_ else None
+        if bstat == astat:
+            continue
+        if str(StepStatus.CACHED) in (bstat, astat) and None in (bstat, astat):
+            continue  # a step that only exists on one side and costs nothing there is not news
+        changes.append(StepChange(scenario, key[0], key[1], bstat, astat, _median_s(bs), _median_s(as_)))
+    return tuple(changes)
+
+
+def compare_profiles(before: Profile, after: Profile, *, min_effect_ratio: float = 0.05,
+                     min_effect_s: float = 0.3, equivalence: dict[str, Any] | None = None) -> Comparison:
+    names = list(dict.fromkeys([*before.scenario_names, *after.scenario_names]))
+    scen = tuple(compare_scenario(n, before.builds_of(n), after.builds_of(n), min_effect_ratio, min_effect_s)
+                 for n in names)
+    changes = tuple(c for n in names for c in align_steps(before, after, n))
+    return Comparison(before, after, scen, changes, min_effect_ratio, min_effect_s, equivalence)
+
+
+def _r(x: float | None, nd: int = 4) -> float | None:
+    return None if x is None else round(x, nd)
+
+
+def comparison_to_dict(c: Comparison) -> dict[str, Any]:
+    return {
+        "schema": COMPARE_SCHEMA,
+        "before": {"dockerfile": c.before.dockerfile, "builder": c.before.builder},
+        "after": {"dockerfile": c.after.dockerfile, "builder": c.after.builder},
+        "context": c.before.context,
+        "engine": c.before.engine.__dict__ if c.before.engine else None,
+        "min_effect": {"ratio": c.min_effect_ratio, "seconds": c.min_effect_s},
+        "scenarios": [
+            {
+                "scenario": s.scenario,
+                "before": {"median_s": _r(s.before.median_s), "runs_s": [_r(x) for x in s.before.runs_s],
+                           "ok": s.before.ok},
+                "after": {"median_s": _r(s.after.median_s), "runs_s": [_r(x) for x in s.after.runs_s],
+                          "ok": s.after.ok},
+                "diff_s": _r(s.diff_s),
+                "ratio": _r(s.ratio),
+                "ci95_s": [_r(s.ci95_s[0]), _r(s.ci95_s[1])] if s.ci95_s else None,
+                "verdict": s.verdict,
+            }
+            for s in c.scenarios
+        ],
+        "step_changes": [
+            {"scenario": ch.scenario, "stage": ch.stage, "instruction": ch.instruction, "before": ch.before,
+             "after": ch.after, "before_s": _r(ch.before_s), "after_s": _r(ch.after_s), "message": ch.message}
+            for ch in c.changes
+        ],
+        "equivalence": c.equivalence,
+        "errors": {
+            "before": [b.error for b in c.before.builds if not b.ok],
+            "after": [b.error for b in c.after.builds if not b.ok],
+        },
+    }
+
+
+def render_comparison_table(c: Comparison) -> str:
+    def s(x: float | None, fmt: str = "{:.2f}") -> str:
+        return "-" if x is None else fmt.format(x)
+
+    lines = [f"BEFORE {c.before.dockerfile}", f"AFTER  {c.after.dockerfile}", ""]
+    lines.append(f"{'scenario':<32} {'before s':>9} {'after s':>9} {'diff s':>8} {'ratio':>6} "
+                 f"{'95% CI of diff':>18}  verdict")
+    for x in c.scenarios:
+        ci = f"[{x.ci95_s[0]:+.2f}, {x.ci95_s[1]:+.2f}]" if x.ci95_s else "-"
+        name = x.scenario if len(x.scenario) <= 32 else x.scenario[:29] + "..."
+        lines.append(f"{name:<32} {s(x.before.median_s):>9} {s(x.after.median_s):>9} {s(x.diff_s, '{:+.2f}'):>8} "
+                     f"{s(x.ratio):>6} {ci:>18}  {x.verdict}")
+    if c.changes:
+        lines += ["", "steps whose cache status changed:"]
+        lines += [f"  - {ch.message}" for ch in c.changes]
+    if c.equivalence is not None:
+        lines += ["", f"images equivalent: {'yes' if c.equivalence.get('equivalent') else 'NO'}"]
+        lines += [f"  - {d}" for d in c.equivalence.get("differences", [])[:20]]
+        lines += [f"  (note: {n})" for n in c.equivalence.get("notes", [])]
+    for side, prof in (("BEFORE", c.before), ("AFTER", c.after)):
+        for b in prof.builds:
+            if not b.ok:
+                lines.append(f"{side} failed on {b.scenario} (repeat {b.repeat}): {b.error}")
+    return "\n".join(lines) + "\n"

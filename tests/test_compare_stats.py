@@ -1,0 +1,136 @@
+"""Pure parts of compare: intervals, verdicts, step alignment, equivalence, rendering."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from cacheprof.compare import (
+    compare_profiles,
+    comparison_to_dict,
+    paired_interval,
+    render_comparison_table,
+    t975,
+    verdict,
+)
+from cacheprof.compare_report import render_markdown, side_by_side_chart
+from cacheprof.equivalence import compare_images
+from cacheprof.model import Build, Profile, Step, StepStatus
+
+
+def step(i: int, ins: str, status: str, d: float, stage: str = "0") -> Step:
+    return Step(index=i, stage=stage, position=i, line=i, instruction=ins, status=StepStatus(status), duration_s=d)
+
+
+def profile(df: str, builds: list[Build]) -> Profile:
+    return Profile(builder="buildkit", dockerfile=df, context="/ctx", builds=tuple(builds))
+
+
+def build(scenario: str, repeat: int, seconds: float, steps: list[Step], ok: bool = True) -> Build:
+    return Build(scenario=scenario, repeat=repeat, ok=ok, error=None if ok else "boom", duration_s=seconds,
+                 image_id="sha256:x", steps=tuple(steps))
+
+
+def test_t_quantiles_and_interval_match_hand_computation():
+    assert t975(2) == pytest.approx(4.303)
+    assert t975(11) == pytest.approx(2.179)  # next tabulated df up: conservative
+    diffs = [-3.0, -3.2, -2.8]
+    lo, hi = paired_interval(diffs)
+    half = 4.303 * 0.2 / math.sqrt(3)
+    assert lo == pytest.approx(-3.0 - half) and hi == pytest.approx(-3.0 + half)
+    assert paired_interval([1.0]) is None
+
+
+@pytest.mark.parametrize(
+    ("before", "diff", "ci", "expected"),
+    [
+        (10.0, -3.0, (-3.5, -2.5), "faster"),
+        (10.0, 3.0, (2.5, 3.5), "slower"),
+        (10.0, -3.0, (-6.0, 0.5), "no clear difference"),  # interval crosses zero
+        (10.0, -0.4, (-0.45, -0.35), "no clear difference"),  # under 5% of 10 s
+        (2.0, -0.2, (-0.25, -0.15), "no clear difference"),  # under 0.3 s
+        (10.0, -3.0, None, "no clear difference"),  # one round: no interval
+    ],
+)
+def test_verdict_rules(before, diff, ci, expected):
+    assert verdict(before, diff, ci, 0.05, 0.3) == expected
+
+
+INSTALL = "RUN pip install -r requirements.txt"
+
+
+def naive_vs_good() -> tuple[Profile, Profile]:
+    naive, good = [], []
+    for r, (nb, gb) in enumerate([(4.1, 0.5), (3.9, 0.6), (4.0, 0.4)], 1):
+        naive.append(build("edit:app/*", r, nb, [step(1, "FROM busybox", "CACHED", 0), step(2, "COPY . .", "RUN", 0.1),
+                                                   step(3, INSTALL, "RUN", 3.5)]))
+        good.append(build("edit:app/*", r, gb, [step(1, "FROM busybox", "CACHED", 0),
+                                                  step(2, "COPY requirements.txt .", "CACHED", 0),
+                                                  step(3, INSTALL, "CACHED", 0),
+                                                  step(4, "COPY app/ app/", "RUN", 0.1)]))
+    return profile("Dockerfile.naive", naive), profile("Dockerfile", good)
+
+
+def test_compare_profiles_gives_verdict_interval_and_step_changes():
+    before, after = naive_vs_good()
+    c = compare_profiles(before, after)
+    (s,) = c.scenarios
+    assert s.verdict == "faster"
+    assert s.before.median_s == 4.0 and s.after.median_s == 0.5
+    assert s.diff_s == pytest.approx(-3.5) and s.ratio == pytest.approx(0.125)
+    assert s.ci95_s[0] < -3.5 < s.ci95_s[1] < 0
+    messages = [ch.message for ch in c.changes]
+    assert f"`{INSTALL}` was re-run on every edit:app/* before, and is CACHED after" in messages
+    assert any("COPY . ." in m and "gone" in m for m in messages)
+    doc = comparison_to_dict(c)
+    assert doc["schema"] == "cacheprof/compare/v1"
+    sc = doc["scenarios"][0]
+    assert set(sc) >= {"scenario", "before", "after", "diff_s", "ratio", "ci95_s", "verdict"}
+    assert sc["before"]["runs_s"] == [4.1, 3.9, 4.0] and len(sc["ci95_s"]) == 2
+    table = render_comparison_table(c)
+    assert "faster" in table and "edit:app/*" in table
+
+
+def test_comparing_a_profile_with_itself_finds_no_difference():
+    before, _ = naive_vs_good()
+    c = compare_profiles(before, before)
+    assert [s.verdict for s in c.scenarios] == ["no clear difference"]
+    assert c.changes == ()
+
+
+def test_a_failed_side_is_a_failed_verdict():
+    before, _ = naive_vs_good()
+    broken = profile("Dockerfile", [build("edit:app/*", 1, 0.2, [step(1, "RUN false", "ERROR", 0.1)], ok=False)])
+    c = compare_profiles(before, broken)
+    assert c.scenarios[0].verdict == "failed"
+    assert comparison_to_dict(c)["errors"]["after"] == ["boom"]
+
+
+def test_equivalence_reports_files_content_modes_and_config():
+    a = {"/app/x": ("file", 0o644, "h1"), "/app/y": ("file", 0o644, "h2"), "/bin": ("dir", 0o755, "")}
+    b = {"/app/x": ("file", 0o600, "h1"), "/app/y": ("file", 0o644, "h3"), "/app/z": ("file", 0o644, "h4"),
+         "/bin": ("dir", 0o755, "")}
+    cfg = {"Env": ["A=1"], "Cmd": ["sh"], "Entrypoint": None, "WorkingDir": "/app"}
+    same = compare_images(a, dict(a), cfg, dict(cfg))
+    assert same["equivalent"] is True and same["differences"] == []
+    diff = compare_images(a, b, cfg, {**cfg, "Cmd": ["bash"]})
+    assert diff["equivalent"] is False
+    assert diff["differences"] == [
+        "only in AFTER: /app/z", "/app/x: mode 644 in BEFORE, 600 in AFTER", "/app/y: content differs",
+        "config Cmd: ['sh'] in BEFORE, ['bash'] in AFTER",
+    ]
+    ignored = compare_images(a, {**a, "/app/Dockerfile": ("file", 0o644, "d")}, cfg, cfg,
+                             ignore_paths={"/app/Dockerfile"})
+    assert ignored["equivalent"] is True and "/app/Dockerfile" in ignored["notes"][0]
+
+
+def test_compare_report_renders_chart_and_markdown():
+    before, after = naive_vs_good()
+    c = compare_profiles(before, after)
+    png = side_by_side_chart(c, "png")
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    svg = side_by_side_chart(c, "svg").decode()
+    assert "BEFORE" in svg and "AFTER" in svg and "faster" in svg
+    md = render_markdown(c, ["side_by_side"])
+    assert "| `edit:app/*` | 4.00 | 0.50 | -3.50 |" in md and "![side_by_side](charts/side_by_side.png)" in md
