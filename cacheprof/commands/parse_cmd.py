@@ -44,7 +44,7 @@ def parse(logfile: str, dockerfile: Path | None, fmt: str, fmt_in: str | None) -
     # render_profile heads its table with the Dockerfile; a parsed log names the log instead.
     table = render_profile(profile).split("\n", 1)[1]
     formats = ", ".join(sorted({str(f) for f in result.formats}))
-    sys.stdout.write(f"cacheprof parse: {logfile} ({profile.builder}, {formats})\n")
+    sys.stdout.write(f"cacheprof parse: {logfile} ({profile.builder} builder; {formats} log)\n")
     sys.stdout.write(table)
     if result.skipped_lines:
         click.echo(f"cacheprof: skipped {result.skipped_lines} over-long line(s)", err=True)

@@ -31,6 +31,7 @@ DONE = re.compile(rb"DONE(?: ([0-9.]+)s)?\s*$")
 OLD_FIELD = re.compile(rb"\s+(digest|name|started|completed|duration|cached|error):(?: (.*))?$")
 GO_DURATION = re.compile(r"([0-9.]+)(h|ms|m|s|µs|us|ns)")
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "µs": 1e-6, "us": 1e-6, "ns": 1e-9}
+VERTEX_DIGEST = re.compile(rb"sha256:[0-9a-f]{64}\s*$")
 SUMMARY_RULE = b"------"
 EXPORT_PREFIX = "exporting to "
 CANCELED = "context canceled"
@@ -90,6 +91,8 @@ class PlainParser(ParserBase):
             return
         if line == SUMMARY_RULE:
             self.in_summary = not self.in_summary
+        elif self.in_summary:
+            pass  # the failed vertex's last output lines: program text, not the client's
         elif BUILDKIT_FAILURE.match(line):
             self.error = failure_text(line)
             self.ended = True
@@ -144,7 +147,11 @@ class PlainParser(ParserBase):
         else:
             f = OLD_FIELD.match(rest)
             if f is None:
-                v.progress = True  # a status: download, extraction, transfer
+                # A status: download, extraction, transfer. Resolving a digest fetches nothing, so a
+                # FROM with only that is still a local image.
+                # Docker 20.10 printed the vertex digest alone under its name: no progress either.
+                if not rest.startswith(b"resolve ") and not VERTEX_DIGEST.match(rest):
+                    v.progress = True
             elif f.group(1) == b"duration" and f.group(2):
                 v.duration = go_duration(f.group(2).decode("utf-8", "replace"))
                 v.done = True

@@ -117,7 +117,8 @@ class RawJsonParser(ParserBase):
             elif completed is not None and name.startswith(EXPORT_PREFIX):
                 self.exported = True
         for s in _dicts(obj.get("statuses")):
-            if isinstance(s.get("vertex"), str):
+            # Resolving a base image's digest fetches nothing: as in plain logs, not progress.
+            if isinstance(s.get("vertex"), str) and not str(s.get("id") or "").startswith("resolve "):
                 self.asm.feed_progress(s["vertex"])
 
     def close(self, *, cut: bool) -> None:
