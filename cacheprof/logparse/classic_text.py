@@ -1,8 +1,8 @@
 """`docker build` CLI text of the classic builder (`DOCKER_BUILDKIT=0`): `Step N/M : …`, ` ---> …`.
 
 Lines go to ClassicAssembler.feed_line without arrival times (the text has no clock). A new build starts
-at `Sending build context to Docker daemon`, at `Step 1` (or Docker < 1.8's `Step 0`), or at any Step
-after the previous build ended (`Successfully built`, or an error line the CLI printed).
+at `Sending build context to Docker daemon`, at a Step number not above the last one (numbering
+restarted), or at any Step after the previous build ended (`Successfully built`, or a CLI error line).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class ClassicTextParser(ParserBase):
         self.marker = False  # `Sending build context` seen: a build began even if no step follows
         self.ended = False
         self.offset = 0
+        self.last = -1
 
     def _assembler(self) -> ClassicAssembler:
         if self.asm is None:
@@ -73,11 +74,12 @@ class ClassicTextParser(ParserBase):
         self.asm.feed_line(line.decode("utf-8", "replace"), None)
 
     def _step(self, n: int, total: bytes | None, line: bytes, end: int) -> None:
-        if self.asm is not None and (self.ended or (n <= 1 and self.asm.saw_step)):
-            self._finish()
+        if self.asm is not None and (self.ended or (self.asm.saw_step and n <= self.last)):
+            self._finish()  # numbers only grow within a build
         asm = self._assembler()
         if not asm.saw_step:
             self.offset = 1 if n == 0 else 0  # Docker < 1.8 counted steps from 0
+        self.last = n
         text = line[end:].decode("utf-8", "replace")
         if self.offset:
             n += self.offset
@@ -100,4 +102,5 @@ class ClassicTextParser(ParserBase):
         self.marker = False
         self.ended = False
         self.offset = 0
+        self.last = -1
         self.skip_unless = INTERESTING.match
