@@ -437,9 +437,9 @@ def _summary_lines(
     if len(edits) > len(shown):
         more = len(edits) - len(shown)
         lines.append(f"{more} more edit scenario{'s are' if more != 1 else ' is'} in the tables below")
-    if cold is not None:
-        lines.append(f"cold build {fmt_s(med(cold))}")
     cold_s, warm_s = med(cold), med(warm)
+    if cold_s is not None:
+        lines.append(f"cold build {fmt_s(cold_s)}")
     if cold_s is not None and warm_s is not None and warm is not None:
         lines.append(f"the cache saves {fmt_s(cold_s - warm_s)} on a warm rebuild")
         hr = scenarios.at[warm, "hit_rate"]

@@ -214,6 +214,12 @@ def test_report_command_hand_edited_file(saved, edit, needle):
     assert_one_line_error(run("report", str(saved)), needle)
 
 
+def test_report_command_unwritable_out(saved, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert_one_line_error(run("report", str(saved), "--out", str(blocker / "sub")), "cannot write the report folder")
+
+
 def test_report_command_not_json_at_all(tmp_path):
     path = tmp_path / "profile.json"
     path.write_bytes(b"\xff\xfe\x00garbage")

@@ -32,6 +32,9 @@ def report(profile_path: Path, out_dir: Path | None) -> None:
     # Never rewrite the file we read: it may hold fields this version does not know.
     target = out / "profile.json"
     in_place = target.exists() and target.resolve() == profile_path.resolve()
-    written = write_report(profile, out, write_profile=not in_place)
+    try:
+        written = write_report(profile, out, write_profile=not in_place)
+    except OSError as e:
+        raise UsageError(f"cannot write the report folder {out}: {e.strerror}; pass a writable --out") from None
     click.echo(f"wrote {len(written)} files to {out}")
     click.echo(f"report: {out / 'report.html'}")
