@@ -69,6 +69,11 @@ class ClassicAssembler:
             self.fail(str(detail.get("message") or message.get("error") or "build failed"), arrival)
         elif isinstance(message.get("aux"), dict) and "ID" in message["aux"]:
             self.image_id = str(message["aux"]["ID"])
+        elif isinstance(message.get("status"), str):
+            # A FROM's pull progress comes as status messages (`{"status": "Pulling from library/x",
+            # "id": "1.36"}`), not stream text: read them as the CLI prints them.
+            ident = message.get("id")
+            self.feed_line(f"{ident}: {message['status']}" if ident else message["status"], arrival)
 
     def feed_text(self, text: str, arrival: float | None) -> None:
         """A chunk of stream text; lines may be split across chunks."""
