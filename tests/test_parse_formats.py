@@ -250,3 +250,25 @@ def test_engine_json_without_arrival_times_has_no_timing():
     assert build.error == (
         "The command '/bin/sh -c sh app.sh > /out.txt && test -s /out.txt' returned a non-zero code: 1"
     )
+
+
+def test_engine_json_classic_pull_progress_makes_from_run():
+    """The classic builder sends a FROM's pull as `status` messages, not stream text."""
+    messages = [
+        {"stream": "Step 1/2 : FROM alpine:3.19"}, {"stream": "\n"},
+        {"status": "Pulling from library/alpine", "id": "3.19"},
+        {"status": "Pulling fs layer", "progressDetail": {}, "id": "4abcf2066143"},
+        {"status": "Downloading", "progressDetail": {"current": 1, "total": 3}, "id": "4abcf2066143"},
+        {"status": "Pull complete", "progressDetail": {}, "id": "4abcf2066143"},
+        {"status": "Digest: sha256:c5b1261d6d3e43071626931fc004f70149baeba2c8ec672bd4f27761f8e1ad6b"},
+        {"status": "Status: Downloaded newer image for alpine:3.19"},
+        {"stream": " ---> 05455a08881e\n"},
+        {"stream": "Step 2/2 : RUN true"}, {"stream": "\n"},
+        {"stream": " ---> Running in 0123456789ab\n"}, {"stream": " ---> 123456789abc\n"},
+        {"aux": {"ID": "sha256:123456789abc"}}, {"stream": "Successfully built 123456789abc\n"},
+    ]
+    import json
+
+    build = parse_log([json.dumps(m) for m in messages]).builds[0]
+    assert rows(build) == [("0", "FROM alpine:3.19", "RUN"), ("0", "RUN true", "RUN")]
+    assert build.ok and build.image_id == "sha256:123456789abc"
