@@ -37,7 +37,7 @@ class Driver(Protocol):
 
     def build(self, request: BuildRequest) -> Iterator[Event]: ...
 
-    def remove_image(self, ref: str) -> bool: ...
+    def remove_image(self, ref: str) -> bool | None: ...
 
     def image_ids(self) -> set[str]: ...
 
@@ -163,16 +163,20 @@ class DockerDriver:
         self.api._raise_for_status(response)
         return self.api._stream_helper(response, decode=True)
 
-    def remove_image(self, ref: str) -> bool:
-        """Remove one image cacheprof created. noprune: never remove parents it did not create."""
+    def remove_image(self, ref: str) -> bool | None:
+        """Remove one image cacheprof created. noprune: never remove parents it did not create.
+
+        True: removed; False: not there; None: in use (a container, or a child image), so left.
+        """
         try:
             self.api.remove_image(ref, force=False, noprune=True)
             return True
         except self._errors.NotFound:
             return False
         except self._errors.APIError:
-            # In use by a container or a child image someone else made: leave it.
-            return False
+            return None
+        except (self._errors.DockerException, OSError):
+            return None  # the engine is gone: nothing to do
 
     def image_ids(self) -> set[str]:
         return {img["Id"] for img in self.api.images(all=True)}
@@ -315,7 +319,7 @@ class ReplayDriver:
         if entry.get("lost_engine"):
             raise EngineConnectionLost(entry["lost_engine"])
 
-    def remove_image(self, ref: str) -> bool:
+    def remove_image(self, ref: str) -> bool | None:
         return True
 
     def image_ids(self) -> set[str]:

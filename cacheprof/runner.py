@@ -17,7 +17,6 @@ from pathlib import Path
 from .build_context import TempContext, make_tar
 from .dockerfile_model import DockerfileModel
 from .driver import BuildRequest, Driver, EngineConnectionLost, StreamRecorder
-from .errors import CacheprofError
 from .model import Build, Builder
 from .scenarios import Kind, Scenario
 from .steps_buildkit import BuildKitAssembler
@@ -25,6 +24,17 @@ from .steps_classic import ClassicAssembler
 from .steps_common import BuildOutcome, ProgressCallback
 
 TAG_REPO = "cacheprof"
+
+
+INTERRUPTED = "interrupted (Ctrl-C) during the build"
+
+
+class BuildInterrupted(KeyboardInterrupt):
+    """Ctrl-C in the middle of a build; carries what that build had measured so far."""
+
+    def __init__(self, build: Build) -> None:
+        super().__init__()
+        self.build = build
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,8 @@ def assemble(
             asm.feed_message(*event)
     except EngineConnectionLost as e:
         lost = e.message
+    except KeyboardInterrupt:
+        lost = INTERRUPTED
     outcome = asm.outcome(ended=lost is None)
     if lost is not None:
         return BuildOutcome(
@@ -128,11 +140,14 @@ class Runner:
                 recorder.close()
         wall = time.time() - t0
         self._created.extend(outcome.created_images)
-        return Build(
+        build = Build(
             scenario=scenario.name, repeat=repeat, ok=outcome.ok, error=outcome.error, duration_s=wall,
             image_id=outcome.image_id, steps=outcome.steps, internal=outcome.internal, started=t0,
             complete=outcome.complete,
         )
+        if outcome.error == INTERRUPTED:
+            raise BuildInterrupted(build)
+        return build
 
     def run_scenario(self, scenario: Scenario, repeat: int) -> Build:
         plan = self.plan
@@ -164,7 +179,11 @@ class Runner:
             for scenario in self.plan.scenarios:
                 n += 1
                 self.reporter.build_started(scenario.name, repeat, n, total)
-                build = self.run_scenario(scenario, repeat)
+                try:
+                    build = self.run_scenario(scenario, repeat)
+                except BuildInterrupted as e:
+                    self.builds.append(e.build)
+                    raise
                 self.builds.append(build)
                 self.reporter.build_finished(build)
                 yield build
@@ -173,22 +192,24 @@ class Runner:
                         f"{build.error}; {len(self.builds)} build(s) measured before it was written"
                     )
 
-    def cleanup(self) -> list[str]:
-        """Remove the tags and intermediate images this runner created. Returns what failed."""
-        left: list[str] = []
-        for tag in reversed(self._tags):
-            try:
-                self.driver.remove_image(tag)
-            except CacheprofError:
-                left.append(tag)
-        for image in reversed(self._created):
-            try:
-                self.driver.remove_image(image)
-            except CacheprofError:
-                left.append(image)
+    def cleanup(self, wait_s: float = 30.0) -> list[str]:
+        """Remove the tags and intermediate images this runner created. Returns what was left.
+
+        After Ctrl-C the engine may still be finishing a cancelled step on top of an image we made;
+        such in-use images are retried for up to `wait_s` seconds, youngest first.
+        """
+        pending = [*reversed(self._tags), *reversed(self._created)]
         self._tags.clear()
         self._created.clear()
-        return left
+        deadline = time.monotonic() + wait_s
+        while pending:
+            in_use = [ref for ref in pending if self.driver.remove_image(ref) is None]
+            if not in_use or (len(in_use) == len(pending) and time.monotonic() > deadline):
+                return in_use
+            if len(in_use) == len(pending):
+                time.sleep(0.5)
+            pending = in_use
+        return []
 
     def __enter__(self) -> Runner:
         return self

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from tests.conftest import FIXTURES
-from tests.test_profile_docker import image_ids, run_cli
+from tests.test_profile_docker import image_ids, new_images, run_cli
 
 pytestmark = pytest.mark.docker
 
@@ -53,7 +53,7 @@ def test_good_order_is_faster_on_an_app_edit(builder, docker_engine, python_app,
     for name in ("compare.json", "compare.md", "compare.html", "charts/side_by_side.png",
                  "before/profile.json", "after/profile.json"):
         assert (out / name).is_file(), name
-    assert image_ids(docker_engine) <= images_before
+    assert not new_images(docker_engine, images_before)
     assert not docker_engine.containers.list(all=True, filters={"label": "org.cacheprof.export"})
 
 

@@ -43,6 +43,16 @@ def image_ids(client) -> set[str]:
     return {i.id for i in client.images.list(all=True)}
 
 
+def new_images(client, before: set[str]) -> list[str]:
+    """Images that appeared since `before`, described for an assertion message (empty: none)."""
+    out = []
+    for image_id in image_ids(client) - before:
+        attrs = client.images.get(image_id).attrs
+        out.append(f"{image_id[:19]} tags={attrs.get('RepoTags')} created={attrs.get('Created')} "
+                   f"cmd={attrs['Config'].get('Cmd')} labels={attrs['Config'].get('Labels')}")
+    return out
+
+
 def container_ids(client) -> set[str]:
     return {c.id for c in client.containers.list(all=True)}
 
@@ -115,7 +125,7 @@ def test_scenarios_on_a_sleeping_dockerfile(builder, docker_engine, make_context
     csv_lines = (out / "steps.csv").read_text().splitlines()
     assert len(csv_lines) == 1 + sum(len(b["steps"]) for b in doc["builds"])
     assert context_fingerprint(ctx) == before_fp
-    assert image_ids(docker_engine) <= images_before
+    assert not new_images(docker_engine, images_before)
     assert container_ids(docker_engine) <= containers_before
     assert not [t for i in docker_engine.images.list() for t in i.tags if t.startswith("cacheprof/")]
 
@@ -162,7 +172,7 @@ def test_failing_run_is_reported_and_other_scenarios_still_run(builder, docker_e
         assert "exit code: 3" in errors[0]["error"] or "non-zero code: 3" in errors[0]["error"]
         assert not any(s["instruction"] == "RUN echo never" for s in b["steps"])
     assert json.loads((out / "profile.json").read_text())["builds"][0]["ok"] is False
-    assert image_ids(docker_engine) <= images_before
+    assert not new_images(docker_engine, images_before)
 
 
 def test_unreachable_engine_exits_3_with_one_line(make_context):
