@@ -120,6 +120,10 @@ def test_scenarios_on_a_sleeping_dockerfile(builder, docker_engine, make_context
     assert all(st == "CACHED" for i, st in arg[:first_use] if not i.startswith("ARG")), arg
     assert arg[first_use][1] == "RUN"
 
+    # Live progress went to stderr: each build's scenario and each step's status as it completed.
+    assert f"build 5/5: arg:FLAVOR={flavor} (repeat 1)" in r.stderr
+    assert "RUN" in r.stderr and "CACHED" in r.stderr and "RUN sleep 2" in r.stderr
+
     # Written results match stdout; the context is untouched; nothing the run made is left behind.
     assert json.loads((out / "profile.json").read_text())["builds"] == doc["builds"]
     csv_lines = (out / "steps.csv").read_text().splitlines()

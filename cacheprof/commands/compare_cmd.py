@@ -120,7 +120,7 @@ def compare(before: Path, after: Path, context: Path | None, scenarios: tuple[st
         return {"equivalence": check_images(driver, runners)} if check_equivalent else {}
 
     try:
-        profiles, failure, extra = run_interleaved(driver, plans, quiet=quiet or fmt == "json", rounds=repeat,
+        profiles, failure, extra = run_interleaved(driver, plans, quiet=quiet, rounds=repeat,
                                                    after_rounds=equivalence)
     finally:
         driver.close()

@@ -54,7 +54,7 @@ def profile(context: Path, dockerfile: Path | None, scenarios: tuple[str, ...], 
     driver = open_driver(docker_host, replay_dir)
     failure: BaseException | None = None
     try:
-        profile_data, failure = run_plan(driver, plan, quiet=quiet or fmt == "json", record_dir=record_dir)
+        profile_data, failure = run_plan(driver, plan, quiet=quiet, record_dir=record_dir)
     finally:
         driver.close()
     written = write_outputs(profile_data, out)
