@@ -255,7 +255,7 @@ class StreamRecorder:
 
     def write(self, event: Event) -> None:
         arrival, message = event
-        self._fh.write(json.dumps({**message, ARRIVAL_KEY: round(arrival, 6)}) + "\n")
+        self._fh.write(json.dumps({**message, ARRIVAL_KEY: arrival}) + "\n")
         self._fh.flush()
 
     def close(self) -> None:

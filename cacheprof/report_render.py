@@ -87,8 +87,9 @@ def _map_table(a: Analysis) -> _Table:
 def _step_table(a: Analysis) -> _Table:
     ps = a.per_step
     by = {(s, k): r for s, k, r in zip(ps["scenario"], ps["key"], ps.itertuples(index=False), strict=True)}
-    noisy = ps[ps["noisy"]].groupby("key")["scenario"].agg(list).to_dict()
-    unstable = ps[ps["unstable"]].groupby("key")["scenario"].agg(list).to_dict()
+    # A profile with no steps (every build failed before its first step) has an empty frame.
+    noisy = ps[ps["noisy"]].groupby("key")["scenario"].agg(list).to_dict() if len(ps) else {}
+    unstable = ps[ps["unstable"]].groupby("key")["scenario"].agg(list).to_dict() if len(ps) else {}
 
     def med(scenario: str | None, key: tuple[str, int]) -> str:
         r = by.get((scenario, key)) if scenario else None
