@@ -16,9 +16,48 @@ def most_telling(c: Comparison) -> ScenarioComparison | None:
     return max(scored, key=lambda s: abs(s.diff_s or 0.0)) if scored else None
 
 
+def side_interval(runs: tuple[float, ...]) -> tuple[float, float] | None:
+    """Student-t 95% interval of one side's mean seconds (None with fewer than 2 rounds)."""
+    import statistics
+
+    from .compare import t975
+
+    if len(runs) < 2:
+        return None
+    mean = statistics.fmean(runs)
+    half = t975(len(runs) - 1) * statistics.stdev(runs) / len(runs) ** 0.5
+    return (mean - half, mean + half)
+
+
+def scenario_chart(s: ScenarioComparison, fmt: str) -> bytes:
+    """BEFORE and AFTER side by side for one scenario: median bars, whiskers of each side's 95% interval,
+    and the rounds as dots."""
+    from matplotlib.figure import Figure
+
+    from .charts import render
+
+    fig = Figure(figsize=(4.2, 3.6))
+    ax = fig.add_subplot(1, 1, 1)
+    for x, side, color in ((0, s.before, "#8c8c8c"), (1, s.after, "#2b7bba")):
+        m = side.median_s or 0.0
+        ci = side_interval(side.runs_s)
+        err = [[max(0.0, m - ci[0])], [max(0.0, ci[1] - m)]] if ci else None
+        ax.bar([x], [m], 0.6, yerr=err, capsize=6, color=color)
+        ax.plot([x] * len(side.runs_s), side.runs_s, "o", color="black", markersize=3)
+    ax.set_xticks([0, 1])
+    ax.set_xticklabels(["BEFORE", "AFTER"])
+    ax.set_ylabel("seconds")
+    title = s.scenario if len(s.scenario) <= 36 else s.scenario[:33] + "..."
+    diff = f"{s.diff_s:+.2f} s" if s.diff_s is not None else "-"
+    ax.set_title(f"{title}\n{s.verdict} ({diff})", fontsize=10)
+    ax.margins(y=0.15)
+    fig.tight_layout()
+    return render(fig, fmt)
+
+
 def side_by_side_chart(c: Comparison, fmt: str) -> bytes:
-    """Bars of the median seconds per scenario, BEFORE beside AFTER, whiskers from the fastest to the
-    slowest round."""
+    """All scenarios in one chart: median bars, BEFORE beside AFTER, whiskers from the fastest to the
+    slowest round, the verdict above each pair."""
     from matplotlib.figure import Figure
 
     from .charts import render
@@ -49,6 +88,16 @@ def side_by_side_chart(c: Comparison, fmt: str) -> bytes:
     ax.legend()
     fig.tight_layout()
     return render(fig, fmt)
+
+
+def all_charts(c: Comparison, fmt: str) -> dict[str, bytes]:
+    from .charts import slug
+
+    out = {"side_by_side": side_by_side_chart(c, fmt)}
+    for s in c.scenarios:
+        out[f"side_by_side_{slug(s.scenario)}"] = scenario_chart(s, fmt)
+    out.update(timelines(c, fmt))
+    return out
 
 
 def timelines(c: Comparison, fmt: str) -> dict[str, bytes]:
@@ -138,8 +187,8 @@ def render_html(c: Comparison, charts_png: dict[str, bytes]) -> str:
 def write_compare_report(out: Path, c: Comparison) -> list[Path]:
     charts_dir = out / "charts"
     charts_dir.mkdir(parents=True, exist_ok=True)
-    png = {"side_by_side": side_by_side_chart(c, "png"), **timelines(c, "png")}
-    svg = {"side_by_side": side_by_side_chart(c, "svg"), **timelines(c, "svg")}
+    png = all_charts(c, "png")
+    svg = all_charts(c, "svg")
     written = []
     for name in png:
         for ext, data in (("png", png[name]), ("svg", svg[name])):

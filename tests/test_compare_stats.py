@@ -14,7 +14,7 @@ from cacheprof.compare import (
     t975,
     verdict,
 )
-from cacheprof.compare_report import render_markdown, side_by_side_chart
+from cacheprof.compare_report import all_charts, render_markdown, side_by_side_chart, side_interval
 from cacheprof.equivalence import compare_images
 from cacheprof.model import Build, Profile, Step, StepStatus
 
@@ -134,3 +134,15 @@ def test_compare_report_renders_chart_and_markdown():
     assert "BEFORE" in svg and "AFTER" in svg and "faster" in svg
     md = render_markdown(c, ["side_by_side"])
     assert "| `edit:app/*` | 4.00 | 0.50 | -3.50 |" in md and "![side_by_side](charts/side_by_side.png)" in md
+
+
+def test_per_scenario_charts_and_side_intervals():
+    before, after = naive_vs_good()
+    c = compare_profiles(before, after)
+    svgs = all_charts(c, "svg")
+    assert "side_by_side_edit-app" in svgs
+    text = svgs["side_by_side_edit-app"].decode()
+    assert "faster" in text and "BEFORE" in text and "-3.50 s" in text
+    lo, hi = side_interval((4.1, 3.9, 4.0))
+    assert lo < 4.0 < hi and hi - lo == pytest.approx(2 * 4.303 * 0.1 / math.sqrt(3))
+    assert side_interval((1.0,)) is None
