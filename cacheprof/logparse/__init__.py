@@ -17,7 +17,6 @@ change a build's state (BuildKit output lines, classic step output) before they 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -28,13 +27,14 @@ from typing import BinaryIO
 from ..dockerfile_model import DockerfileModel
 from ..errors import InputFormatError, UsageError
 from ..model import Build, Builder, EngineInfo, Profile
-from .base import ParsedBuild, Parser
+from .base import Matcher, ParsedBuild, Parser
 from .classic_text import ClassicTextParser
 from .detect import Format, detect
 from .engine_json import EngineJsonParser
 from .noise import clean, split_channel
 from .plain import PlainParser
 from .rawjson import RawJsonParser
+from .reader import LineSource, lines_of
 
 __all__ = ["MAX_LINE", "Format", "ParseResult", "parse_log", "parse_recording", "to_profile"]
 
@@ -83,39 +83,42 @@ class _LogReader:
         self.binary = 0
         self.cut = False
         self.empty = False
+        self.seen = False
 
     # --- the line loop (hot path) ---------------------------------------------------------------
 
-    def consume(self, lines: Iterator[bytes]) -> None:
-        limit = self.max_line
-        slow = self._slow
-        skip_if, skip_unless = self._fast()
-        raw = None
-        for raw in lines:
-            if len(raw) >= limit and raw[-1] != 10:
-                self._drop_rest(lines)
-                continue
-            if skip_if is not None:
-                if skip_if(raw) is not None:
-                    continue
-            elif skip_unless is not None and skip_unless(raw) is None:
-                continue
-            slow(raw)
-            skip_if, skip_unless = self._fast()
-        if raw is None:
-            self.empty = True
+    def consume(self, source: LineSource | Iterator[bytes]) -> None:
+        if isinstance(source, LineSource):
+            source.on_drop = self._lost
+            blocks = source.blocks()
         else:
-            self.cut = not raw.endswith(b"\n")
+            blocks = source
+        slow = self._slow
+        skip_if, keep_first, select = self._fast()
+        for block in blocks:
+            for raw in block.split(b"\n") if select is None else select(block):
+                if skip_if is not None:
+                    if skip_if(raw) is not None:
+                        continue
+                elif keep_first is not None:
+                    keep = keep_first.get(raw[:1])  # one-byte slices are cached objects: no allocation
+                    if keep is None or keep(raw) is None:
+                        continue
+                slow(raw)
+                skip_if, keep_first, select = self._fast()
+        if isinstance(source, LineSource):
+            self.skipped, self.cut, self.empty = source.skipped, source.cut, source.empty
+        else:
+            self.empty = not self.seen
 
-    def _fast(self) -> tuple[Callable | None, Callable | None]:
+    def _fast(self) -> tuple[Matcher | None, dict[bytes, Matcher] | None, Callable[[bytes], list[bytes]] | None]:
         p = self.default.parser
-        return (p.skip_if, p.skip_unless) if p is not None else (None, None)
+        if p is None or self.channels:
+            # Undetected yet, or compose services: every line may open or feed a channel.
+            return None, None, None
+        return p.skip_if, p.keep_first, p.select
 
-    def _drop_rest(self, lines: Iterator[bytes]) -> None:
-        self.skipped += 1
-        for more in lines:
-            if len(more) < self.max_line or more[-1] == 10:
-                break
+    def _lost(self) -> None:
         for ch in (self.default, *self.channels.values()):
             if ch.parser is not None:
                 ch.parser.lost_line()
@@ -123,6 +126,7 @@ class _LogReader:
     # --- one line that may matter ---------------------------------------------------------------
 
     def _slow(self, raw: bytes) -> None:
+        self.seen = True
         if b"\x00" in raw:
             self.binary += 1
         line = clean(raw)
@@ -157,24 +161,6 @@ class _LogReader:
 # --- sources ------------------------------------------------------------------------------------
 
 
-def _file_lines(fh: BinaryIO, limit: int) -> Iterator[bytes]:
-    peek = getattr(fh, "peek", None)
-    head = peek(4)[:4] if peek is not None else b""
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        # PowerShell's `>` writes UTF-16: re-encode line by line (still bounded by the limit).
-        text = io.TextIOWrapper(fh, encoding="utf-16", errors="replace", newline="")  # type: ignore[arg-type]
-        return (s.encode("utf-8") for s in iter(partial(text.readline, limit), ""))
-    if head.startswith(b"\xef\xbb\xbf"):
-        fh.read(3)  # a UTF-8 byte order mark
-    return iter(partial(fh.readline, limit), b"")
-
-
-def _iter_lines(items: Iterable[str | bytes]) -> Iterator[bytes]:
-    for item in items:
-        b = item.encode("utf-8") if isinstance(item, str) else item
-        yield b if b.endswith(b"\n") else b + b"\n"
-
-
 def parse_log(
     source: str | Path | BinaryIO | Iterable[str | bytes],
     model: DockerfileModel | None = None,
@@ -200,11 +186,11 @@ def parse_log(
         except OSError as e:
             raise UsageError(f"cannot read {path}: {e.strerror}") from None
         with fh:
-            reader.consume(_file_lines(fh, max_line))
-    elif hasattr(source, "readline"):
-        reader.consume(_file_lines(source, max_line))  # type: ignore[arg-type]
+            reader.consume(LineSource.of_file(fh, max_line))
+    elif hasattr(source, "read"):
+        reader.consume(LineSource.of_file(source, max_line))  # type: ignore[arg-type]
     else:
-        reader.consume(_iter_lines(source))  # type: ignore[arg-type]
+        reader.consume(lines_of(source))  # type: ignore[arg-type]
     parsed = reader.finish()
     if not parsed:
         raise InputFormatError(_nothing_found(label, reader))
@@ -296,7 +282,7 @@ def parse_recording(directory: Path, model: DockerfileModel | None = None) -> Pa
         stream = directory / Path(entry["stream"]).name
         try:
             with stream.open("rb") as fh:
-                reader.consume(_file_lines(fh, MAX_LINE))
+                reader.consume(LineSource.of_file(fh, MAX_LINE))
         except OSError as e:
             raise InputFormatError(f"{stream}: cannot read the recorded stream ({e.strerror})") from None
         reader.finish()

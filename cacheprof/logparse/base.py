@@ -39,9 +39,13 @@ Emit = Callable[[ParsedBuild], None]
 
 class Parser(Protocol):
     fmt: Format
-    # Fast path for the line loop: raw lines `skip_if` matches, or `skip_unless` does not, are not fed.
+    # Fast path for the line loop: a raw line `skip_if` matches is not fed; with `keep_first`, a line is
+    # fed only when its first byte is a key and that key's matcher matches it.
     skip_if: Matcher | None
-    skip_unless: Matcher | None
+    keep_first: dict[bytes, Matcher] | None
+    # The lines of a block (lines joined by `\n`) that may matter in any state of the parser, found by
+    # regex searches over the whole block: most lines are never split out as objects at all.
+    select: Callable[[bytes], list[bytes]] | None
 
     def feed(self, line: bytes) -> None: ...
 
@@ -52,7 +56,8 @@ class Parser(Protocol):
 
 class ParserBase:
     skip_if: Matcher | None = None
-    skip_unless: Matcher | None = None
+    keep_first: dict[bytes, Matcher] | None = None
+    select: Callable[[bytes], list[bytes]] | None = None
 
     def __init__(self, model: DockerfileModel | None, emit: Emit, channel: str = "") -> None:
         self.model = model

@@ -12,7 +12,7 @@ import re
 from ..dockerfile_model import DockerfileModel
 from ..model import Builder
 from ..steps_classic import ClassicAssembler
-from .base import Emit, ParsedBuild, ParserBase
+from .base import Emit, Matcher, ParsedBuild, ParserBase
 from .detect import Format
 
 STEP = re.compile(rb"Step (\d+)(?:/(\d+))? : ")
@@ -22,14 +22,56 @@ FAILURE = re.compile(
     rb"(?:The command .* returned a non-zero code|(?:COPY|ADD) failed: |Error response from daemon: |"
     rb"unable to prepare context: |error checking context: |Cannot locate specified Dockerfile)"
 )
-# Fast path: a raw line that matches none of these cannot change a classic build's state (outside a
-# FROM step, whose pull progress is read line by line). Noise prefixes and `service | ` prefixes are
-# kept as candidates so they are cleaned first.
-INTERESTING = re.compile(
-    rb"Step \d|Sending build context|Successfully built |The command |(?:COPY|ADD) failed|Error response|"
-    rb"ERROR|Service '|unable to prepare|error checking context|Cannot locate| --->|\x1b|"
-    rb"\d{4}-\d\d-\d\d|\[\d{4}-|remote:|section_|```|~~~|\s+(?:```|~~~)|[A-Za-z0-9][A-Za-z0-9_.-]*\s*\| "
+# Fast path: outside a FROM step (whose pull progress is read line by line), only lines starting like
+# these can change a classic build's state, or carry a noise prefix to clean first. Keyed by first byte:
+# one dict lookup rejects most output lines without running a regex.
+_ALWAYS = re.compile(b"").match
+_TIMESTAMP = re.compile(rb"\d{4}-\d\d-\d\d").match
+KEEP_FIRST: dict[bytes, Matcher] = {
+    b"S": re.compile(rb"Step \d|Sending build context|Successfully built |Service '").match,
+    b" ": re.compile(rb" --->|\s+(?:```|~~~)").match,
+    b"\t": re.compile(rb"\s+(?:```|~~~)").match,
+    b"T": re.compile(rb"The command ").match,
+    b"C": re.compile(rb"COPY failed|Cannot locate").match,
+    b"A": re.compile(rb"ADD failed").match,
+    b"E": re.compile(rb"Error response|ERROR").match,
+    b"u": re.compile(rb"unable to prepare").match,
+    b"e": re.compile(rb"error checking context").match,
+    b"r": re.compile(rb"remote:").match,
+    b"s": re.compile(rb"section_").match,
+    b"[": re.compile(rb"\[\d{4}-").match,
+    b"`": re.compile(rb"```").match,
+    b"~": re.compile(rb"~~~").match,
+    b"\x1b": _ALWAYS,
+    b"\xef": _ALWAYS,  # a byte order mark
+    **{bytes([d]): _TIMESTAMP for d in b"0123456789"},
+}
+# Lines that may matter in some state, found in a whole block by two searches that each start with a
+# literal (so the regex engine skips ahead): a line start KEEP_FIRST knows, or pull progress anywhere
+# in a line (`latest: Pulling from …`). One regex with both would try every byte.
+_LINE_START = re.compile(
+    rb"\n(?=Step \d|Sending build|Successfully built |Service '| --->|The command |COPY failed|ADD failed|"
+    rb"Cannot locate|Error response|ERROR|unable to prepare|error checking|remote:|section_|[\x1b\xef]|"
+    rb"\d{4}-\d\d-\d\d|\[\d{4}-|\s*```|\s*~~~|Pulling|Download)"
 )
+_PULL = re.compile(rb": Pulling from ")
+
+
+def select(block: bytes) -> list[bytes]:
+    """The block's first line (left to KEEP_FIRST), and every line that may matter, in order."""
+    first = block.find(b"\n")
+    if first < 0:
+        return [block]
+    starts = [m.end() for m in _LINE_START.finditer(block)]
+    pulls = [block.rfind(b"\n", 0, m.start()) + 1 for m in _PULL.finditer(block)]
+    if pulls:
+        starts = sorted(set(starts).union(p for p in pulls if p > 0))
+    out = [block[:first]]
+    find = block.find
+    for start in starts:
+        end = find(b"\n", start)
+        out.append(block[start:] if end < 0 else block[start:end])
+    return out
 
 
 class ClassicTextParser(ParserBase):
@@ -37,7 +79,8 @@ class ClassicTextParser(ParserBase):
 
     def __init__(self, model: DockerfileModel | None, emit: Emit, channel: str = "") -> None:
         super().__init__(model, emit, channel)
-        self.skip_unless = INTERESTING.match
+        self.keep_first = KEEP_FIRST
+        self.select = select
         self.asm: ClassicAssembler | None = None
         self.marker = False  # `Sending build context` seen: a build began even if no step follows
         self.ended = False
@@ -70,7 +113,7 @@ class ClassicTextParser(ParserBase):
             return
         if line.startswith(b"Successfully built "):
             self.ended = True
-            self.skip_unless = INTERESTING.match
+            self.keep_first = KEEP_FIRST
         self.asm.feed_line(line.decode("utf-8", "replace"), None)
 
     def _step(self, n: int, total: bytes | None, line: bytes, end: int) -> None:
@@ -88,7 +131,7 @@ class ClassicTextParser(ParserBase):
         else:
             asm.feed_line(line.decode("utf-8", "replace"), None)
         # A FROM step's pull progress decides its status: read every line until the next step.
-        self.skip_unless = None if text.lstrip()[:4].upper() == "FROM" else INTERESTING.match
+        self.keep_first = None if text.lstrip()[:4].upper() == "FROM" else KEEP_FIRST
 
     def close(self, *, cut: bool) -> None:
         self._finish()
@@ -103,4 +146,4 @@ class ClassicTextParser(ParserBase):
         self.ended = False
         self.offset = 0
         self.last = -1
-        self.skip_unless = INTERESTING.match
+        self.keep_first = KEEP_FIRST

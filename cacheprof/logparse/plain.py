@@ -25,6 +25,9 @@ from .detect import Format
 
 HASH = re.compile(rb"#(\d+)(?: |$)")
 LOG_RAW = re.compile(rb"#\d+ \d+\.\d+ ")  # fast path: an output line changes nothing
+# The same lines inside a block, with the newline before them (a literal `\n#` prefix lets the regex
+# engine jump from candidate to candidate).
+LOG_BLOCK = re.compile(rb"\n#\d+ \d+\.\d+ [^\n]*(?=\n)")
 LOG_TIME = re.compile(rb"\d+\.\d+(?: |$)")
 DONE = re.compile(rb"DONE(?: ([0-9.]+)s)?\s*$")
 # Docker 18.09 printed vertex fields as `#N     duration: 37.5ms`, `#N       cached: true`.
@@ -59,6 +62,11 @@ class _Vertex:
     progress: bool = False
 
 
+def _select(block: bytes) -> list[bytes]:
+    """All lines but output lines (the first line of the block is left to skip_if)."""
+    return LOG_BLOCK.sub(b"", block).split(b"\n")
+
+
 def _is_event(rest: bytes) -> bool:
     """Output or an end marker rather than a vertex name."""
     return not rest or LOG_TIME.match(rest) is not None or rest in (b"...", b"CACHED", b"CANCELED") or (
@@ -72,6 +80,7 @@ class PlainParser(ParserBase):
     def __init__(self, model: DockerfileModel | None, emit: Emit, channel: str = "") -> None:
         super().__init__(model, emit, channel)
         self.skip_if = LOG_RAW.match
+        self.select = _select
         self._reset()
 
     def _reset(self) -> None:
