@@ -243,3 +243,38 @@ def test_utf16_log_from_powershell(tmp_path):
     (tmp_path / "ps.log").write_bytes(text.replace("\n", "\r\n").encode("utf-16"))
     build = parse_log(tmp_path / "ps.log").builds[0]
     assert [str(s.status) for s in build.steps] == ["CACHED", "CACHED", "RUN", "RUN", "ERROR"]
+
+
+def test_mutated_logs_never_raise_anything_but_a_format_error():
+    """Cut, flipped and spliced fixtures (and pathological lines): a result or InputFormatError only."""
+    import io
+    import random
+
+    from cacheprof.dockerfile_model import load as load_dockerfile
+    from cacheprof.errors import InputFormatError
+
+    streams = LOGS.parent / "streams"
+    sources = sorted(LOGS.glob("*.log")) + sorted(LOGS.glob("*.md")) + sorted(streams.glob("*/build-*.jsonl"))
+    models = [None, load_dockerfile(LOGS / "webapp.Dockerfile"), load_dockerfile(LOGS / "multi.Dockerfile")]
+    splices = [b"#", b"{", b"\n", b"\r", b"\x00", b"Step 1/2 : FROM x\n", b"#1 [1/2] FROM a\n",
+               b"#" + b"9" * 5000 + b" [x 1/1] y\n", b'{"errorDetail":"x"}\n', b'{"stream": 5}\n',
+               b'{"vertexes":[{"digest":"a","inputs":5,"started":"2024-13-45T99:99:99Z"}]}\n',
+               b'{"id":"moby.buildkit.trace","aux":"!!"}\n', b"#1 DONE 1e999s\n", b'{"a":' + b"[" * 100000 + b"\n"]
+    rng = random.Random(20240501)
+    for _ in range(400):
+        data = bytearray(rng.choice(sources).read_bytes())
+        for _ in range(rng.randint(1, 12)):
+            i = rng.randrange(len(data) + 1)
+            op = rng.random()
+            if op < 0.3:
+                del data[i : i + rng.randint(1, 50)]
+            elif op < 0.55 and i < len(data):
+                data[i] = rng.randrange(256)
+            elif op < 0.85:
+                data[i:i] = rng.choice(splices)
+            else:
+                del data[i:]
+        try:
+            parse_log(io.BytesIO(bytes(data)), rng.choice(models))
+        except InputFormatError:
+            pass

@@ -267,7 +267,7 @@ def parse_recording(directory: Path, model: DockerfileModel | None = None) -> Pa
     index = directory / "builds.jsonl"
     try:
         entries = [json.loads(x) for x in index.read_text(encoding="utf-8").splitlines() if x.strip()]
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         raise InputFormatError(f"{index}: not a cacheprof recording index; record one with --record DIR") from None
     parsed: list[ParsedBuild] = []
     names: list[tuple[str, int]] = []
@@ -308,7 +308,7 @@ def _empty(builder: Builder | None) -> ParsedBuild:
 def recording_engine(directory: Path) -> EngineInfo | None:
     try:
         meta = json.loads((directory / "engine.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(meta, dict):
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -103,3 +104,11 @@ def pick_error(summary: str | None, vertex_errors: list[str]) -> str | None:
         if not e.rstrip().endswith("canceled"):
             return e
     return vertex_errors[0] if vertex_errors else None
+
+
+def load_json(line: bytes) -> Any:
+    """A JSON line's value, or None when it is not JSON (cut off, garbage, nested past the recursion limit)."""
+    try:
+        return json.loads(line)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None

@@ -15,7 +15,7 @@ from ..steps_classic import ClassicAssembler
 from .base import Emit, Matcher, ParsedBuild, ParserBase
 from .detect import Format
 
-STEP = re.compile(rb"Step (\d+)(?:/(\d+))? : ")
+STEP = re.compile(rb"Step (\d{1,9})(?:/(\d{1,9}))? : ")
 # What the CLI prints when a classic build fails (compose v1 wraps it in `ERROR: Service 'x' failed…`).
 FAILURE = re.compile(
     rb"(?:ERROR: )?(?:Service '[^']*' failed to build\s*:?\s*)?"

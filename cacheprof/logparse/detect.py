@@ -14,8 +14,8 @@ class Format(StrEnum):
     RAWJSON = "rawjson"
 
 
-PLAIN_SIGNAL = re.compile(rb"#\d+ \S")
-CLASSIC_SIGNAL = re.compile(rb"Step \d+(?:/\d+)? : |Sending build context to Docker daemon")
+PLAIN_SIGNAL = re.compile(rb"#\d{1,9} \S")
+CLASSIC_SIGNAL = re.compile(rb"Step \d{1,9}(?:/\d{1,9})? : |Sending build context to Docker daemon")
 ENGINE_KEYS = frozenset({"stream", "errorDetail"})
 ENGINE_IDS = frozenset({"moby.buildkit.trace", "moby.image.id"})
 RAWJSON_KEYS = frozenset({"vertexes", "statuses", "logs", "warnings"})
@@ -44,6 +44,6 @@ def detect(line: bytes) -> Format | None:
     if first == b"{":
         try:
             return json_format(json.loads(line))
-        except ValueError:  # also UnicodeDecodeError
+        except (ValueError, RecursionError):  # also UnicodeDecodeError
             return None
     return None

@@ -11,7 +11,6 @@ for BuildKit, at a trace announcing a not-yet-started vertex after the image id 
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -23,7 +22,7 @@ from ..model import Builder
 from ..steps_buildkit import BuildKitAssembler
 from ..steps_classic import ClassicAssembler
 from ..steps_common import strip_ansi
-from .base import Emit, ParsedBuild, ParserBase
+from .base import Emit, ParsedBuild, ParserBase, load_json
 from .detect import Format
 
 TRACE = "moby.buildkit.trace"
@@ -55,9 +54,8 @@ class EngineJsonParser(ParserBase):
     def feed(self, line: bytes) -> None:
         if line[:1] != b"{":
             return  # plain text between the messages (a shell prompt, curl's output)
-        try:
-            msg = json.loads(line)
-        except ValueError:
+        msg = load_json(line)
+        if msg is None:
             self.bad_tail = True
             return
         if self.bad_tail:
@@ -65,6 +63,9 @@ class EngineJsonParser(ParserBase):
             self.bad_tail = False
         if not isinstance(msg, dict):
             return
+        detail = msg.get("errorDetail")
+        if detail is not None and not isinstance(detail, dict):
+            msg["errorDetail"] = {"message": str(detail)}  # the assemblers read it as an object
         t = msg.pop(ARRIVAL_KEY, None)
         arrival = float(t) if isinstance(t, int | float) and not isinstance(t, bool) else None
         if self.asm is None:

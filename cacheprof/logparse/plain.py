@@ -23,7 +23,7 @@ from ..steps_buildkit import BuildKitAssembler
 from .base import BUILDKIT_FAILURE, Emit, ParsedBuild, ParserBase, failure_text, pick_error, untimed
 from .detect import Format
 
-HASH = re.compile(rb"#(\d+)(?: |$)")
+HASH = re.compile(rb"#(\d{1,9})(?: |$)")  # bounded: int() of thousands of digits raises
 LOG_RAW = re.compile(rb"#\d+ \d+\.\d+ ")  # fast path: an output line changes nothing
 # The same lines inside a block, with the newline before them (a literal `\n#` prefix lets the regex
 # engine jump from candidate to candidate).

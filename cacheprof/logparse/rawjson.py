@@ -9,7 +9,6 @@ failure, any vertex) the build never had begins the next build.
 from __future__ import annotations
 
 import calendar
-import json
 import re
 from typing import Any
 
@@ -17,7 +16,7 @@ from ..buildkit_proto import VertexUpdate
 from ..dockerfile_model import DockerfileModel
 from ..model import Builder
 from ..steps_buildkit import BuildKitAssembler
-from .base import BUILDKIT_FAILURE, Emit, ParsedBuild, ParserBase, failure_text, pick_error
+from .base import BUILDKIT_FAILURE, Emit, ParsedBuild, ParserBase, failure_text, load_json, pick_error
 from .detect import RAWJSON_KEYS, Format
 
 RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9})\d*)?(?:([Zz])|([+-])(\d\d):(\d\d))")
@@ -70,9 +69,8 @@ class RawJsonParser(ParserBase):
 
     def feed(self, line: bytes) -> None:
         if line[:1] == b"{":
-            try:
-                obj = json.loads(line)
-            except ValueError:
+            obj = load_json(line)
+            if obj is None:
                 self.bad_tail = True
                 return
             if self.bad_tail:
@@ -109,7 +107,8 @@ class RawJsonParser(ParserBase):
             known[1] = known[1] or started is not None
             known[2] = completed is not None
             error = raw.get("error") if isinstance(raw.get("error"), str) and raw.get("error") else None
-            inputs = tuple(i for i in raw.get("inputs") or () if isinstance(i, str))
+            listed = raw.get("inputs") if isinstance(raw.get("inputs"), list) else []
+            inputs = tuple(i for i in listed if isinstance(i, str))
             self.asm.feed_vertex(VertexUpdate(digest, name, raw.get("cached") is True, started, completed,
                                               error, inputs))
             if error:
