@@ -9,9 +9,10 @@ Formats (detect.Format): Engine API JSON streams of either builder, classic `doc
 channel is the log itself, or one docker-compose service (`service-a  | …` lines; each service's lines
 are parsed on their own, so two services' builds may interleave).
 
-Memory is bounded by the steps of the builds, not by the log: lines are read one at a time, never more
-than MAX_LINE bytes of one (longer lines are dropped and counted). A fast path skips lines that cannot
-change a build's state (BuildKit output lines, classic step output) before they are decoded.
+Memory is bounded by the steps of the builds, not by the log: the log is read in 64 KiB chunks and no
+more than MAX_LINE bytes of one line are kept (longer lines are dropped and counted). A fast path skips
+lines that cannot change a build's state (BuildKit output lines, classic step output) without decoding
+them, mostly without even splitting them out (see Parser.select).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO
@@ -36,7 +37,7 @@ from .plain import PlainParser
 from .rawjson import RawJsonParser
 from .reader import LineSource, lines_of
 
-__all__ = ["MAX_LINE", "Format", "ParseResult", "parse_log", "parse_recording", "to_profile"]
+__all__ = ["MAX_LINE", "Format", "ParseResult", "parse_log", "parse_recording", "recording_engine", "to_profile"]
 
 MAX_LINE = 4 << 20  # longer than any Engine API message seen; a longer line is dropped, not kept
 _PARSERS: dict[Format, Callable[..., Parser]] = {
@@ -137,7 +138,7 @@ class _LogReader:
         if split is not None:
             name, rest = split
             ch = self.channels.get(name)
-            if ch is None and (self.forced is not None or detect(rest) is not None):
+            if ch is None and detect(rest) is not None:  # a service's build line opens its channel
                 ch = self.channels[name] = _Channel(name, len(self.channels) + 1)
             if ch is not None:
                 chan, line = ch, rest
@@ -288,8 +289,11 @@ def parse_recording(directory: Path, model: DockerfileModel | None = None) -> Pa
         reader.finish()
         skipped += reader.skipped
         scenario = str(entry.get("scenario") or f"build-{n}")
-        repeat = entry.get("repeat") if isinstance(entry.get("repeat"), int) else 1
+        repeat = entry["repeat"] if isinstance(entry.get("repeat"), int) and entry["repeat"] >= 1 else 1
+        lost = entry.get("lost_engine")
         for pb in found or [_empty(builder)]:
+            if isinstance(lost, str):  # the runner noted that the engine went away mid-build
+                pb = replace(pb, outcome=replace(pb.outcome, ok=False, error=lost, complete=False))
             parsed.append(pb)
             names.append((scenario, repeat))
     if not parsed:

@@ -11,6 +11,7 @@ for BuildKit, at a trace announcing a not-yet-started vertex after the image id 
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -67,7 +68,7 @@ class EngineJsonParser(ParserBase):
         if detail is not None and not isinstance(detail, dict):
             msg["errorDetail"] = {"message": str(detail)}  # the assemblers read it as an object
         t = msg.pop(ARRIVAL_KEY, None)
-        arrival = float(t) if isinstance(t, int | float) and not isinstance(t, bool) else None
+        arrival = float(t) if isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t) else None
         if self.asm is None:
             builder = self.builder or _builder_of(msg)
             if builder is None:

@@ -7,12 +7,14 @@ the step mapping (`[stage i/n]`, internal vertices, Dockerfile lines) is the liv
 clock: vertices get their order of first appearance as placeholder start times, which are removed again;
 only `DONE` durations survive.
 
-A new build starts at `#0 building with …`, or when numbering restarts: `#1` with another name, or any
-vertex number already used once the build has ended (exported, or a failure summary printed).
+A new build starts at `#0 building with …`, or when numbering restarts: a used number with another
+`[…]` name (statuses never start with `[`), or any used number named once the build has ended
+(exported, or a failure summary printed).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -40,14 +42,21 @@ EXPORT_PREFIX = "exporting to "
 CANCELED = "context canceled"
 
 
-def go_duration(text: str) -> float | None:
-    parts = GO_DURATION.findall(text)
-    if not parts:
-        return None
+def seconds(text: str) -> float | None:
+    """A finite, non-negative number of seconds, else None (a cut-off or garbage number)."""
     try:
-        return sum(float(n) * _UNIT[u] for n, u in parts)
+        value = float(text)
     except ValueError:
         return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def go_duration(text: str) -> float | None:
+    parts = GO_DURATION.findall(text)
+    values = [seconds(n) for n, _ in parts]
+    if not parts or None in values:
+        return None
+    return sum(v * _UNIT[u] for v, (_, u) in zip(values, parts, strict=True))  # type: ignore[operator]
 
 
 @dataclass(slots=True)
@@ -85,6 +94,7 @@ class PlainParser(ParserBase):
 
     def _reset(self) -> None:
         self.vertices: dict[int, _Vertex] = {}
+        self.top = 0  # the highest vertex number of this build
         self.error: str | None = None
         self.exported = False
         self.no_output = False
@@ -119,7 +129,7 @@ class PlainParser(ParserBase):
         v = self.vertices.get(n)
         event = _is_event(rest)
         if not event and (
-            ((self.ended or self.exported) and n <= max(self.vertices, default=0))
+            ((self.ended or self.exported) and n <= self.top)
             or (v is not None and rest != v.raw and rest[:1] == b"[")
         ):
             # A name under a used number once the build ended, or another name under a used number
@@ -129,6 +139,7 @@ class PlainParser(ParserBase):
         if v is None:
             if not event:
                 self.vertices[n] = _Vertex(rest.decode("utf-8", "replace"), rest, len(self.vertices))
+                self.top = max(self.top, n)
             return  # else output of a vertex whose name is not in the log (it starts mid-build)
         if LOG_TIME.match(rest):
             return
@@ -139,11 +150,9 @@ class PlainParser(ParserBase):
             d = DONE.match(rest)
             v.cached = False  # a vertex reported CACHED that later does work ran
             v.done = True
-            if d is not None and d.group(1):
-                try:
-                    v.duration = (v.duration or 0.0) + float(d.group(1))
-                except ValueError:
-                    pass  # cut off mid-number
+            took = seconds(d.group(1).decode()) if d is not None and d.group(1) else None
+            if took is not None:
+                v.duration = (v.duration or 0.0) + took
             if v.name.startswith(EXPORT_PREFIX):
                 self.exported = True
         elif rest.startswith(b"ERROR"):
