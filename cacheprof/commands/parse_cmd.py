@@ -20,7 +20,19 @@ from ..logparse import Format
               help="The log's format (default: detected).")
 def parse(logfile: str, dockerfile: Path | None, fmt: str, fmt_in: str | None) -> None:
     """Read a build log (a file, - for stdin, or a `profile --record` folder) and show, per step,
-    whether the cache was used. Logs of several builds give one build record each."""
+    whether the cache was used.
+
+    \b
+    Formats (detected from the first line that tells, or forced with --format-in):
+      engine-json  Engine API build stream (either builder; curl captures, cacheprof recordings)
+      classic      `docker build` text of the classic builder (Step N/M : ...)
+      plain        BuildKit --progress=plain
+      rawjson      BuildKit --progress=rawjson
+
+    CI timestamps, ANSI colours, GitLab sections, `remote:` prefixes, CRLF and Markdown fences are
+    removed. A log of several builds gives one build record each (build-1, build-2, ...); lines
+    prefixed `service  | ` (docker compose) are parsed per service, named after it. Exit 0 when the log
+    was read (whatever the builds did), 2 when it holds no build or cannot be read."""
     from ..dockerfile_model import load as load_dockerfile
     from ..logparse import parse_log, parse_recording, recording_engine, to_profile
 
