@@ -19,6 +19,7 @@ from .model import Builder, EngineInfo
 
 Event = tuple[float, dict[str, Any]]
 ARRIVAL_KEY = "_t"
+LOST_ENGINE = "lost the Docker engine"
 
 
 @dataclass(frozen=True)
@@ -100,12 +101,12 @@ class DockerDriver:
                 raise UsageError(f"the engine refused the build: {explanation}") from None
             raise EngineError(f"the engine refused the build: {explanation}") from None
         except self._errors.DockerException as e:
-            raise EngineConnectionLost(f"lost the Docker engine at {self.address}: {_short(e)}") from None
+            raise EngineConnectionLost(f"{LOST_ENGINE} at {self.address}: {_short(e)}") from None
         except OSError as e:  # requests' ConnectionError and ChunkedEncodingError are OSErrors
-            raise EngineConnectionLost(f"lost the Docker engine at {self.address}: {_short(e)}") from None
+            raise EngineConnectionLost(f"{LOST_ENGINE} at {self.address}: {_short(e)}") from None
         except Exception as e:
             if type(e).__module__.startswith(("requests", "urllib3", "http")):
-                raise EngineConnectionLost(f"lost the Docker engine at {self.address}: {_short(e)}") from None
+                raise EngineConnectionLost(f"{LOST_ENGINE} at {self.address}: {_short(e)}") from None
             raise
 
     def _params(self, request: BuildRequest) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .build_context import TempContext, make_tar
 from .dockerfile_model import DockerfileModel
-from .driver import BuildRequest, Driver, EngineConnectionLost, StreamRecorder
+from .driver import LOST_ENGINE, BuildRequest, Driver, EngineConnectionLost, StreamRecorder
 from .model import Build, Builder
 from .scenarios import Kind, Scenario
 from .steps_buildkit import BuildKitAssembler
@@ -171,26 +171,29 @@ class Runner:
 
     # --- the whole plan -----------------------------------------------------------------------
 
+    def measure(self, scenario: Scenario, repeat: int, number: int, total: int) -> Build:
+        """Run one scenario and keep its build, also when Ctrl-C or a lost engine cut it short (then the
+        exception goes on after the partial build is kept)."""
+        self.reporter.build_started(scenario.name, repeat, number, total)
+        try:
+            build = self.run_scenario(scenario, repeat)
+        except BuildInterrupted as e:
+            self.builds.append(e.build)
+            raise
+        self.builds.append(build)
+        self.reporter.build_finished(build)
+        if not build.complete and (build.error or "").startswith(LOST_ENGINE):
+            raise EngineConnectionLost(f"{build.error}; {len(self.builds)} build(s) measured before it")
+        return build
+
     def run(self) -> Iterator[Build]:
-        """Yield builds as they finish. Stops early only when the engine is gone."""
+        """Yield builds as they finish. Stops early only on Ctrl-C or when the engine is gone."""
         total = len(self.plan.scenarios) * self.plan.repeat
         n = 0
         for repeat in range(1, self.plan.repeat + 1):
             for scenario in self.plan.scenarios:
                 n += 1
-                self.reporter.build_started(scenario.name, repeat, n, total)
-                try:
-                    build = self.run_scenario(scenario, repeat)
-                except BuildInterrupted as e:
-                    self.builds.append(e.build)
-                    raise
-                self.builds.append(build)
-                self.reporter.build_finished(build)
-                yield build
-                if not build.complete and not build.ok and "lost the Docker engine" in (build.error or ""):
-                    raise EngineConnectionLost(
-                        f"{build.error}; {len(self.builds)} build(s) measured before it was written"
-                    )
+                yield self.measure(scenario, repeat, n, total)
 
     def cleanup(self, wait_s: float = 30.0) -> list[str]:
         """Remove the tags and intermediate images this runner created. Returns what was left.

@@ -19,7 +19,7 @@ from .dockerfile_model import load as load_dockerfile
 from .driver import DockerDriver, Driver, ReplayDriver
 from .errors import CacheprofError, UsageError
 from .model import Build, Builder, Profile
-from .runner import BuildInterrupted, Reporter, Runner, RunPlan
+from .runner import Reporter, Runner, RunPlan
 from .scenarios import Kind, Scenario, parse_build_arg, parse_scenario
 
 
@@ -193,14 +193,7 @@ def run_interleaved(driver: Driver, plans: dict[str, RunPlan], *, quiet: bool = 
                         if scenario not in runner.plan.scenarios:
                             continue
                         n += 1
-                        runner.reporter.build_started(scenario.name, repeat, n, total)
-                        try:
-                            build = runner.run_scenario(scenario, repeat)
-                        except BuildInterrupted as e:
-                            runner.builds.append(e.build)
-                            raise
-                        runner.builds.append(build)
-                        runner.reporter.build_finished(build)
+                        runner.measure(scenario, repeat, n, total)
             if after_rounds is not None:
                 extra = after_rounds(runners) or {}
         finally:
