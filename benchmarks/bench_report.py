@@ -81,7 +81,7 @@ def main() -> None:
 def _breakdown(profile: Profile) -> None:
     from cacheprof import profile_json
     from cacheprof.analysis import analyze, steps_csv
-    from cacheprof.charts import build_charts
+    from cacheprof.charts import build_charts, pick_build, render, timeline_figure
     from cacheprof.report_render import render_html, render_markdown
 
     def timed(label: str, fn):
@@ -94,6 +94,14 @@ def _breakdown(profile: Profile) -> None:
     timed("steps.csv", lambda: steps_csv(profile))
     analysis = timed("analysis", lambda: analyze(profile))
     charts = timed("charts (all CPUs)", lambda: build_charts(profile, analysis))
+
+    def timelines() -> None:
+        for name in profile.scenario_names:
+            fig = timeline_figure(pick_build(profile, name), analysis.step_labels, name)
+            render(fig, "png"), render(fig, "svg")
+
+    # The timelines (fast_timeline, not matplotlib) on their own: the rest of "charts" is matplotlib.
+    timed("timelines (1 CPU)", timelines)
     timed("html + markdown", lambda: (render_html(profile, analysis, charts),
                                        render_markdown(profile, analysis, charts)))
 

@@ -2,7 +2,8 @@
 
 Figures are built with matplotlib's object API on the Agg canvas (no pyplot, so no global figure
 state and no display needed). SVG keeps text as text (`svg.fonttype = none`) so a chart's labels can be
-searched, and carries no date so the same data gives the same bytes.
+searched, and carries no date so the same data gives the same bytes. The per-scenario timelines are the
+exception: they are drawn without matplotlib by `fast_timeline` (same look, a fraction of the cost).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from .analysis import Analysis, fmt_s, step_seconds, truncate
+from .fast_timeline import Bar, Timeline
 from .model import Build, Profile
 
 STATUS_COLORS = {"CACHED": "#4caf50", "RUN": "#ff9800", "ERROR": "#e53935"}
@@ -74,10 +76,12 @@ def _empty(message: str) -> Figure:
     return fig
 
 
-def render(fig: Figure, fmt: str) -> bytes:
-    """The figure as PNG or SVG bytes, without timestamps."""
+def render(fig: Figure | Timeline, fmt: str) -> bytes:
+    """The figure (or timeline) as PNG or SVG bytes, without timestamps."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown chart format {fmt!r}")
+    if isinstance(fig, Timeline):
+        return fig.render(fmt)
     buf = io.BytesIO()
     meta = {"Date": None} if fmt == "svg" else {"Software": None}
     with matplotlib.rc_context(_RC):
@@ -128,47 +132,41 @@ def pick_build(profile: Profile, scenario: str, repeat: int | None = None) -> Bu
 
 
 def timeline_figure(build: Build | None, labels: Mapping[tuple[str, int], str] | None = None,
-                    scenario: str = "") -> Figure:
+                    scenario: str = "") -> Timeline:
     """Gantt chart of one build: steps on y, seconds on x, coloured by cache status.
 
     Steps of parallel stages overlap on the time axis. Without timestamps (some classic-builder logs)
-    the steps are laid end to end from their durations, and the axis says so.
+    the steps are laid end to end from their durations, and the axis says so. Drawn by fast_timeline,
+    not matplotlib: a report has one per scenario, and matplotlib's text layout made them most of its cost.
     """
-    scenario = build.scenario if build else scenario
-    with matplotlib.rc_context(_RC):
-        steps = sorted(build.steps, key=lambda s: s.index) if build else []
-        if build is None or not steps:
-            return _empty(f"no steps recorded for {scenario}")
-        names = [(labels or {}).get(s.key) or truncate(f"{s.position} {s.instruction}") for s in steps]
-        fig, ax = _frame(7.5, 0.26 * len(steps) + 0.2, left=_text_in(names) + 0.3, right=1.1)
-        spans: list[tuple[float, float]] = []
-        starts = [s.started for s in steps]
-        ends = [s.finished for s in steps]
-        timed = all(t is not None for t in (*starts, *ends))
-        if timed:
-            origin = min(t for t in starts if t is not None)
-            spans = [(a - origin, e - a) for a, e in zip(starts, ends, strict=True)
-                     if a is not None and e is not None]
-        else:
-            t = 0.0
-            for s in steps:
-                d = step_seconds(s) or 0.0
-                spans.append((t, d))
-                t += d
-        total = max((a + d for a, d in spans), default=0.0) or 1.0
-        # A cached step takes ~0 s; give it a sliver of width so it stays visible.
-        widths = [max(d, total * 0.004) for _, d in spans]
-        ys = np.arange(len(steps))
-        ax.barh(ys, widths, left=[a for a, _ in spans], height=0.7,
-                color=[STATUS_COLORS[str(s.status)] for s in steps], edgecolor="#333333", linewidth=0.4)
-        _row_labels(ax, names)
-        ax.set_ylim(len(steps) - 0.5, -0.5)
-        _titles(ax, f"Timeline: {scenario} (repeat {build.repeat}, wall {fmt_s(build.duration_s)})",
-                "seconds since the first step started" if timed else "seconds (steps laid end to end)")
-        ax.grid(axis="x", alpha=0.3)
-        _status_legend(ax, "upper left", anchor=(1.01, 1.0))
-        ax.set_xlim(0, total * 1.02)
-        return fig
+    # An explicit scenario wins: compare_report titles its two timelines "BEFORE: ..." and "AFTER: ...".
+    scenario = scenario or (build.scenario if build else "")
+    steps = sorted(build.steps, key=lambda s: s.index) if build else []
+    if build is None or not steps:
+        return Timeline(message=f"no steps recorded for {scenario}")
+    names = [(labels or {}).get(s.key) or truncate(f"{s.position} {s.instruction}") for s in steps]
+    spans: list[tuple[float, float]] = []
+    starts = [s.started for s in steps]
+    ends = [s.finished for s in steps]
+    timed = all(t is not None for t in (*starts, *ends))
+    if timed:
+        origin = min(t for t in starts if t is not None)
+        spans = [(a - origin, e - a) for a, e in zip(starts, ends, strict=True)
+                 if a is not None and e is not None]
+    else:
+        t = 0.0
+        for s in steps:
+            d = step_seconds(s) or 0.0
+            spans.append((t, d))
+            t += d
+    total = max((a + d for a, d in spans), default=0.0) or 1.0
+    # A cached step takes ~0 s; give it a sliver of width so it stays visible.
+    bars = tuple(Bar(i, a, max(d, total * 0.004), STATUS_COLORS[str(s.status)])
+                 for i, (s, (a, d)) in enumerate(zip(steps, spans, strict=True)))
+    return Timeline(
+        title=f"Timeline: {scenario} (repeat {build.repeat}, wall {fmt_s(build.duration_s)})",
+        rows=tuple(names), bars=bars, xmax=total * 1.02, legend=tuple(STATUS_COLORS.items()),
+        xlabel="seconds since the first step started" if timed else "seconds (steps laid end to end)")
 
 
 # --- per-step time ----------------------------------------------------------------------------------
@@ -269,7 +267,7 @@ def hit_rate_figure(analysis: Analysis) -> Figure:
 
 # (stem, title, figure builder name, builder arguments): plain data, so a worker process can render it.
 _Job = tuple[str, str, str, tuple[Any, ...]]
-_BUILDERS: dict[str, Callable[..., Figure]] = {
+_BUILDERS: dict[str, Callable[..., Figure | Timeline]] = {
     "hit_rate": hit_rate_figure,
     "time_saved": time_saved_figure,
     "invalidation": invalidation_figure,
@@ -277,6 +275,9 @@ _BUILDERS: dict[str, Callable[..., Figure]] = {
 }
 # Below this many charts a process pool costs more than it saves.
 _POOL_MIN_JOBS = 8
+# Pool submission order, dearest first, so the matplotlib charts (hundreds of ms each) start at once and
+# the timelines (milliseconds each) fill the gaps instead of leaving one worker idle at the end.
+_COST_RANK = {"invalidation": 0, "time_saved": 1, "hit_rate": 2, "timeline": 3}
 
 
 def _render_job(job: _Job) -> Chart:
@@ -288,8 +289,8 @@ def _render_job(job: _Job) -> Chart:
 def build_charts(profile: Profile, analysis: Analysis, *, workers: int | None = None) -> dict[str, Chart]:
     """Every chart of the report, by file name stem, in display order.
 
-    Rendering text is what costs (tens of ms per label on a slow machine), so with many charts they are
-    rendered in `workers` processes (default: one per CPU); workers=1 renders here.
+    matplotlib's text rendering is what costs (tens of ms per label on a slow machine), so with many
+    charts they are rendered in `workers` processes (default: one per CPU); workers=1 renders here.
     """
     jobs: list[_Job] = [
         ("hit_rate", "Cache hit rate per scenario", "hit_rate", (analysis,)),
@@ -309,8 +310,10 @@ def build_charts(profile: Profile, analysis: Analysis, *, workers: int | None = 
     if workers > 1 and len(jobs) >= _POOL_MIN_JOBS:
         # fork: workers inherit the loaded modules, so nothing is imported twice.
         ctx = multiprocessing.get_context("fork")
+        ordered = sorted(jobs, key=lambda j: _COST_RANK[j[2]])  # stable: timelines keep their order
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as pool:
-            charts = list(pool.map(_render_job, jobs))
+            done = {c.name: c for c in pool.map(_render_job, ordered)}
+        charts = [done[j[0]] for j in jobs]
     else:
         charts = [_render_job(j) for j in jobs]
     return {c.name: c for c in charts}

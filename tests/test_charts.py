@@ -100,8 +100,8 @@ def test_timeline_shows_steps_and_statuses(rendered):
 def test_timeline_draws_parallel_stages_overlapping(profile):
     """The final stage's FROM runs while the builder stage's FROM does: their bars overlap in x."""
     fig = charts.timeline_figure(charts.pick_build(profile, "cold"))
-    bars = fig.axes[0].patches[:7]  # one bar per step, in step order
-    spans = [(p.get_x(), p.get_x() + p.get_width()) for p in bars]
+    assert [b.row for b in fig.bars] == list(range(7))  # one bar per step, in step order
+    spans = [(b.start, b.start + b.width) for b in fig.bars]
     builder_from, builder_build, final_from, final_copy = spans[0], spans[4], spans[5], spans[6]
     assert final_from[0] < builder_from[1] and builder_from[0] < final_from[1]
     assert final_copy[0] >= builder_build[1]  # waits for the builder stage

@@ -1,0 +1,181 @@
+"""The directly drawn timeline: valid PNG and SVG, the data visible in both, deterministic bytes."""
+
+from __future__ import annotations
+
+import io
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+from PIL import Image
+
+from cacheprof import charts, fast_timeline
+from cacheprof.analysis import analyze
+from cacheprof.compare import compare_profiles
+from cacheprof.compare_report import timelines
+from cacheprof.fast_timeline import Bar, Timeline
+from cacheprof.model import Build, Step, StepStatus
+from tests.test_charts import STEPS, assert_png, make_profile, svg_texts
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(scope="module")
+def profile():
+    return make_profile()
+
+
+def timeline(profile, scenario: str = "edit:cmd/", repeat: int | None = None) -> Timeline:
+    return charts.timeline_figure(charts.pick_build(profile, scenario, repeat), analyze(profile).step_labels)
+
+
+def bar_spans(svg: bytes) -> list[tuple[float, float]]:
+    """x extent of each bar rect, in step order."""
+    group = next(g for g in ET.fromstring(svg).iter(f"{SVG_NS}g") if g.get("id") == "bars")
+    return [(float(r.get("x")), float(r.get("x")) + float(r.get("width"))) for r in group.iter(f"{SVG_NS}rect")]
+
+
+def png_image(data: bytes) -> Image.Image:
+    im = Image.open(io.BytesIO(data))
+    im.load()
+    return im.convert("RGB")
+
+
+def test_png_is_valid_and_sized_for_its_rows(profile):
+    t = timeline(profile)
+    w, h = assert_png(t.render("png"))
+    assert 900 < w < 1600  # 750 px of plot, the labels and the legend
+    assert h == fast_timeline.layout(t).height and h >= len(STEPS) * fast_timeline.ROW_H
+    more = Timeline("t", tuple(f"step {i}" for i in range(40)), (Bar(0, 0.0, 1.0, "#4caf50"),), "s", 1.0)
+    assert assert_png(more.render("png"))[1] > h + 30 * fast_timeline.ROW_H
+
+
+def test_svg_has_every_label_status_and_the_title(profile):
+    svg = timeline(profile).render("svg")
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG_NS}svg"
+    text = svg_texts(svg)
+    labels = analyze(profile).step_labels
+    for key in [(stage, pos) for stage, pos, _, _ in STEPS]:
+        assert labels[key] in text
+    for status in ("CACHED", "RUN", "ERROR"):
+        assert status in text
+    assert "Timeline: edit:cmd/ (repeat 0, wall " in text
+    assert "seconds since the first step started" in text
+    assert len(bar_spans(svg)) == len(STEPS)
+
+
+def test_bars_take_their_status_colour(profile):
+    svg = ET.fromstring(timeline(profile, "arg:GOFLAGS=-v").render("svg"))
+    group = next(g for g in svg.iter(f"{SVG_NS}g") if g.get("id") == "bars")
+    fills = [r.get("fill") for r in group.iter(f"{SVG_NS}rect")]
+    c, e = charts.STATUS_COLORS["CACHED"], charts.STATUS_COLORS["ERROR"]
+    assert fills == [c, c, c, c, e, c, c]
+
+
+def test_parallel_stages_overlap_in_svg_and_png(profile):
+    """The final stage's FROM runs while the builder stage's FROM does; its last COPY waits for the build."""
+    t = timeline(profile, "cold")
+    spans = bar_spans(t.render("svg"))
+    builder_from, builder_build, final_from, final_copy = spans[0], spans[4], spans[5], spans[6]
+    assert final_from[0] < builder_from[1] and builder_from[0] < final_from[1]
+    assert final_copy[0] >= builder_build[1] - 0.01
+
+    # The same in pixels: the RUN colour's columns on each bar's row.
+    im = png_image(t.render("png"))
+    lay = fast_timeline.layout(t)
+    run = tuple(int(charts.STATUS_COLORS["RUN"][i:i + 2], 16) for i in (1, 3, 5))
+
+    def columns(row: int) -> range:
+        y = round(lay.row_center(row))
+        xs = [x for x in range(im.width) if im.getpixel((x, y)) == run]
+        assert xs, f"no bar on row {row}"
+        return range(xs[0], xs[-1] + 1)
+
+    a, b = columns(0), columns(5)
+    assert a.start < b.stop and b.start < a.stop
+    assert columns(6).start >= columns(4).stop
+
+
+def test_untimed_steps_are_laid_end_to_end():
+    steps = tuple(Step(index=i, stage="0", position=i, line=i, instruction=f"RUN step{i}", status=StepStatus.RUN,
+                       duration_s=float(i)) for i in (1, 2, 3))
+    t = charts.timeline_figure(Build("cold", 0, True, None, 6.0, None, steps))
+    assert [(b.start, b.width) for b in t.bars] == [(0.0, 1.0), (1.0, 2.0), (3.0, 3.0)]
+    svg = t.render("svg")
+    assert "laid end to end" in svg_texts(svg)
+    spans = bar_spans(svg)
+    assert spans[0][1] == pytest.approx(spans[1][0]) and spans[1][1] == pytest.approx(spans[2][0])
+    assert_png(t.render("png"))
+
+
+def test_empty_build_says_so():
+    for t in (charts.timeline_figure(None, scenario="warm"),
+              charts.timeline_figure(Build("warm", 0, True, None, 1.0, None, ()))):
+        assert "no steps recorded for warm" in svg_texts(t.render("svg"))
+        assert_png(t.render("png"))
+
+
+def test_same_data_same_bytes_different_data_different_bytes(profile):
+    first = {fmt: timeline(profile).render(fmt) for fmt in ("png", "svg")}
+    # Caches cleared: the bytes come from the data, not from what was drawn before.
+    fast_timeline.layout.cache_clear()
+    fast_timeline._text_mask.cache_clear()
+    again = {fmt: timeline(make_profile()).render(fmt) for fmt in ("png", "svg")}
+    assert first == again
+    other = make_profile(edit_statuses=[StepStatus.CACHED, *[StepStatus.RUN] * 5, StepStatus.CACHED], scale=2.0)
+    for fmt in ("png", "svg"):
+        assert timeline(other).render(fmt) != first[fmt]
+        assert timeline(profile, "cold", repeat=2).render(fmt) != timeline(profile, "cold").render(fmt)
+
+
+def test_text_is_escaped_and_long_titles_fit():
+    label = "RUN echo '<a & b>' \x1b[1m done"
+    t = Timeline(f"Timeline: {'x' * 200}", (label,), (Bar(0, 0.0, 1.0, "#ff9800"),), "s", 1.0,
+                 (("RUN", "#ff9800"),))
+    text = svg_texts(t.render("svg"))
+    assert "RUN echo '<a & b>' \ufffd[1m done" in text and "x" * 200 in text
+    lay = fast_timeline.layout(t)
+    title_x, _, title, px, _ = lay.texts[0]
+    half = fast_timeline.text_width(title, px) / 2
+    assert title_x - half >= 0 and title_x + half <= lay.width
+    assert_png(t.render("png"))
+
+
+def test_many_colours_fall_back_to_rgb():
+    colors = [f"#{i:02x}{255 - i:02x}80" for i in range(0, 240, 3)]
+    t = Timeline("t", tuple(str(i) for i in range(len(colors))),
+                 tuple(Bar(i, float(i), 1.0, c) for i, c in enumerate(colors)), "s", float(len(colors)))
+    im = Image.open(io.BytesIO(t.render("png")))
+    assert im.mode == "RGB"
+    lay = fast_timeline.layout(t)
+    x = round((lay.bars[10][0] + lay.bars[10][2]) / 2)
+    assert im.getpixel((x, round(lay.row_center(10)))) == (30, 225, 128)
+
+
+def test_ticks_are_round_numbers():
+    assert fast_timeline.nice_ticks(18.4 * 1.02) == ([0.0, 2.5, 5.0, 7.5, 10.0, 12.5, 15.0, 17.5], 1)
+    assert fast_timeline.nice_ticks(40.5) == ([0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0, 40.0], 0)
+    assert fast_timeline.nice_ticks(0.05) == ([0.0, 0.01, 0.02, 0.03, 0.04, 0.05], 2)
+    for xmax in (0.003, 1.0, 7.3, 99.0, 1234.5):
+        ticks, _ = fast_timeline.nice_ticks(xmax)
+        assert 3 <= len(ticks) <= fast_timeline.MAX_TICK_STEPS + 1 and ticks[-1] <= xmax
+
+
+def test_compare_report_timelines_use_it(profile):
+    after = make_profile(edit_statuses=[StepStatus.CACHED] * 6 + [StepStatus.RUN])
+    c = compare_profiles(profile, after)
+    svgs, pngs = timelines(c, "svg"), timelines(c, "png")
+    assert sorted(svgs) == sorted(pngs) and len(svgs) == 2
+    titles = [svg_texts(b) for b in svgs.values()]
+    assert any(re.search(r"Timeline: BEFORE: \S+ \(repeat", t) for t in titles)
+    assert any(re.search(r"Timeline: AFTER: \S+ \(repeat", t) for t in titles)
+    for b in pngs.values():
+        assert_png(b)
+
+
+def test_report_charts_use_it(profile):
+    rendered = charts.build_charts(profile, analyze(profile), workers=1)
+    expected = timeline(profile)
+    assert rendered["timeline_edit-cmd"].svg == expected.render("svg")
+    assert rendered["timeline_edit-cmd"].png == expected.render("png")
