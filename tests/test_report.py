@@ -21,7 +21,8 @@ from cacheprof.report_render import render_html, render_markdown
 from cacheprof.report_writer import write_report
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
-PROFILES = Path(__file__).parent / "data" / "profiles"
+# Real profiles, each saved by a live `cacheprof profile` run beside its recorded engine streams.
+PROFILES = sorted((Path(__file__).parent / "data" / "streams").glob("*/live-profile.json"))
 C, R, E = StepStatus.CACHED, StepStatus.RUN, StepStatus.ERROR
 STEPS = [  # (stage, position, instruction, seconds when it runs)
     ("0", 1, "FROM python:3.12-slim", 1.5),
@@ -229,7 +230,7 @@ def test_report_command_not_json_at_all(tmp_path):
 # --- real recorded profiles -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", sorted(PROFILES.glob("*.json")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.parent.name)
 def test_recorded_profile_analyses_and_renders(path, tmp_path):
     profile = profile_json.loads(path.read_text(encoding="utf-8"), where=str(path))
     a = analyze(profile)
