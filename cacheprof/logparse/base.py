@@ -69,24 +69,20 @@ class ParserBase:
         """An over-long line was dropped."""
 
 
-def untimed(outcome: BuildOutcome, durations: bool = True) -> BuildOutcome:
-    """The outcome with clock times removed (for logs whose times are only placeholders)."""
+def untimed(outcome: BuildOutcome) -> BuildOutcome:
+    """The outcome with its placeholder clock times removed; durations (true ones) rounded to 1e-6.
 
-    def step(s: Step) -> Step:
-        d = round(s.duration_s, 6) if durations and s.duration_s is not None else None
-        return replace(s, started=None, finished=None, duration_s=d)
+    Built field by field: dataclasses.replace is several times slower, and this runs once per step."""
 
-    def vertex(v: InternalVertex) -> InternalVertex:
-        d = round(v.duration_s, 6) if durations and v.duration_s is not None else None
-        return replace(v, started=None, finished=None, duration_s=d)
+    def d(x: float | None) -> float | None:
+        return None if x is None else round(x, 6)
 
-    return replace(
-        outcome,
-        steps=tuple(step(s) for s in outcome.steps),
-        internal=tuple(vertex(v) for v in outcome.internal),
-        started=None,
-        finished=None,
+    steps = tuple(
+        Step(s.index, s.stage, s.position, s.line, s.instruction, s.status, None, None, d(s.duration_s), s.error)
+        for s in outcome.steps
     )
+    internal = tuple(InternalVertex(v.name, v.cached, None, None, d(v.duration_s), v.error) for v in outcome.internal)
+    return replace(outcome, steps=steps, internal=internal, started=None, finished=None)
 
 
 def failure_text(line: bytes) -> str:

@@ -23,13 +23,14 @@ FAILURE = re.compile(
     rb"unable to prepare context: |error checking context: |Cannot locate specified Dockerfile)"
 )
 # Fast path: outside a FROM step (whose pull progress is read line by line), only lines starting like
-# these can change a classic build's state, or carry a noise prefix to clean first. Keyed by first byte:
-# one dict lookup rejects most output lines without running a regex.
+# these can change a classic build's state, or carry a noise prefix to clean first (` ---> Removed
+# intermediate container` changes nothing). Keyed by first byte: one dict lookup rejects most output
+# lines without running a regex.
 _ALWAYS = re.compile(b"").match
 _TIMESTAMP = re.compile(rb"\d{4}-\d\d-\d\d").match
 KEEP_FIRST: dict[bytes, Matcher] = {
     b"S": re.compile(rb"Step \d|Sending build context|Successfully built |Service '").match,
-    b" ": re.compile(rb" --->|\s+(?:```|~~~)").match,
+    b" ": re.compile(rb" --->(?! Removed)|\s+(?:```|~~~)").match,
     b"\t": re.compile(rb"\s+(?:```|~~~)").match,
     b"T": re.compile(rb"The command ").match,
     b"C": re.compile(rb"COPY failed|Cannot locate").match,
@@ -50,7 +51,7 @@ KEEP_FIRST: dict[bytes, Matcher] = {
 # literal (so the regex engine skips ahead): a line start KEEP_FIRST knows, or pull progress anywhere
 # in a line (`latest: Pulling from …`). One regex with both would try every byte.
 _LINE_START = re.compile(
-    rb"\n(?=Step \d|Sending build|Successfully built |Service '| --->|The command |COPY failed|ADD failed|"
+    rb"\n(?=Step \d|Sending build|Successfully built |Service '| --->(?! Removed)|The command |COPY failed|ADD failed|"
     rb"Cannot locate|Error response|ERROR|unable to prepare|error checking|remote:|section_|[\x1b\xef]|"
     rb"\d{4}-\d\d-\d\d|\[\d{4}-|\s*```|\s*~~~|Pulling|Download)"
 )
@@ -93,6 +94,10 @@ class ClassicTextParser(ParserBase):
         return self.asm
 
     def feed(self, line: bytes) -> None:
+        if line.startswith(b" --->"):  # most lines that get here: a step's cache/container/close line
+            if self.asm is not None:
+                self.asm.feed_line(line.decode("utf-8", "replace"), None)
+            return
         if line.startswith(b"Step "):
             m = STEP.match(line)
             if m is not None:

@@ -27,9 +27,9 @@ from .detect import Format
 
 HASH = re.compile(rb"#(\d{1,9})(?: |$)")  # bounded: int() of thousands of digits raises
 LOG_RAW = re.compile(rb"#\d+ \d+\.\d+ ")  # fast path: an output line changes nothing
-# The same lines inside a block, with the newline before them (a literal `\n#` prefix lets the regex
-# engine jump from candidate to candidate).
-LOG_BLOCK = re.compile(rb"\n#\d+ \d+\.\d+ [^\n]*(?=\n)")
+# The same lines inside a block, and blank lines, each with the newline before it (the literal `\n`
+# prefix lets the regex engine jump from line start to line start).
+LOG_BLOCK = re.compile(rb"\n(?:#\d+ \d+\.\d+ [^\n]*)?(?=\n)")
 LOG_TIME = re.compile(rb"\d+\.\d+(?: |$)")
 DONE = re.compile(rb"DONE(?: ([0-9.]+)s)?\s*$")
 # Docker 18.09 printed vertex fields as `#N     duration: 37.5ms`, `#N       cached: true`.
@@ -72,7 +72,7 @@ class _Vertex:
 
 
 def _select(block: bytes) -> list[bytes]:
-    """All lines but output lines (the first line of the block is left to skip_if)."""
+    """All lines but output and blank lines (the block's first line is left to skip_if)."""
     return LOG_BLOCK.sub(b"", block).split(b"\n")
 
 
