@@ -272,3 +272,15 @@ def test_engine_json_classic_pull_progress_makes_from_run():
     build = parse_log([json.dumps(m) for m in messages]).builds[0]
     assert rows(build) == [("0", "FROM alpine:3.19", "RUN"), ("0", "RUN true", "RUN")]
     assert build.ok and build.image_id == "sha256:123456789abc"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_ci_timestamps_on_every_line_change_nothing(name, tmp_path):
+    """GitHub Actions / Azure prefix every line with a timestamp; the result is the same."""
+    _, expected = CASES[name]
+    data = (LOGS / name).read_bytes()
+    lines = data.split(b"\n")
+    stamped = b"\n".join(b"2024-05-01T10:00:%02d.%07dZ " % (n % 60, n) + line for n, line in enumerate(lines))
+    (tmp_path / name).write_bytes(stamped)
+    result = parse_log(tmp_path / name)
+    assert [(b.scenario, b.ok, b.complete, rows(b)) for b in result.builds] == expected
