@@ -32,7 +32,7 @@ from .base import Matcher, ParsedBuild, Parser
 from .classic_text import ClassicTextParser
 from .detect import Format, detect
 from .engine_json import EngineJsonParser
-from .noise import clean, split_channel
+from .noise import TIMESTAMP_BLOCK, TIMESTAMP_LINE, clean, split_channel
 from .plain import PlainParser
 from .rawjson import RawJsonParser
 from .reader import LineSource, lines_of
@@ -85,6 +85,7 @@ class _LogReader:
         self.cut = False
         self.empty = False
         self.seen = False
+        self.strip: Callable[[bytes, bytes], bytes] | None = None  # block-level noise removal, once seen
 
     # --- the line loop (hot path) ---------------------------------------------------------------
 
@@ -97,6 +98,8 @@ class _LogReader:
         slow = self._slow
         skip_if, keep_first, select = self._fast()
         for block in blocks:
+            if self.strip is not None:
+                block = self.strip(b"\n", block)
             for raw in block.split(b"\n") if select is None else select(block):
                 if skip_if is not None:
                     if skip_if(raw) is not None:
@@ -130,6 +133,8 @@ class _LogReader:
         self.seen = True
         if b"\x00" in raw:
             self.binary += 1
+        if self.strip is None and raw[:1].isdigit() and TIMESTAMP_LINE.match(raw):
+            self.strip = TIMESTAMP_BLOCK.sub
         line = clean(raw)
         if line is None:
             return

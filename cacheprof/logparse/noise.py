@@ -12,13 +12,18 @@ ANSI_B = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[\]_][^\x07\x1b]*(?:\x07|\x
 # Prefixes added by CI runners, stripped repeatedly (a timestamp can precede `remote: `):
 # GitHub Actions / Azure `2024-05-01T10:00:00.1234567Z `, Jenkins `[2024-05-01T10:00:00.123Z] `,
 # git push hooks `remote: `, GitLab's `section_start:1700000000:name` when no text follows it.
+TIMESTAMP = rb"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)? ?"
 PREFIX_B = re.compile(
-    rb"(?:\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)? ?"
+    rb"(?:" + TIMESTAMP +
     rb"|\[\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d[^\]]{0,40}\] ?"
     rb"|remote:(?: |$)"
     rb"|section_(?:start|end):\d+:\S*)"
 )
 PREFIX_FIRST = frozenset(b"0123456789[rs")
+# A timestamp on every line (GitHub Actions, Azure) would send every line down the slow path: once one is
+# seen, it is removed from whole blocks at once, in C (`\n<timestamp>` -> `\n`).
+TIMESTAMP_LINE = re.compile(TIMESTAMP)
+TIMESTAMP_BLOCK = re.compile(rb"\n" + TIMESTAMP)
 FENCE_B = re.compile(rb"\s*(?:```|~~~)")
 # `service-a  | …` (docker compose / compose v1 `name_1  | …`): one build per service.
 CHANNEL_B = re.compile(rb"([A-Za-z0-9][A-Za-z0-9_.-]{0,62})\s*\| ")
