@@ -1,13 +1,14 @@
 """Benchmark: `cacheprof parse` throughput and memory on big logs (targets: >= 100 MB/s, peak RSS
 < 100 MB, within 4x of a bare Python loop that only reads the lines and matches one regex).
 
-    python benchmarks/bench_parse.py [--mb 200] [--runs 3] [--keep DIR]
+    python benchmarks/bench_parse.py [--mb 200] [--runs 3] [--ci] [--keep DIR]
 
 Generates a BuildKit `--progress=plain` log and a classic `docker build` log of about --mb MB each in a
 temporary folder (many builds of a 40-step Dockerfile, mostly step output, as real logs are), then
 parses each in a fresh subprocess and reports seconds, MB/s and that process's peak RSS (ru_maxrss),
 next to the bare loop over the same file (binary lines, one `re.match` each). Each figure is the best
 of --runs runs (parse and bare loop alike), since other work on the machine only ever slows a run.
+--ci adds the plain log as GitHub Actions shows it: a timestamp before every line.
 """
 
 from __future__ import annotations
@@ -93,11 +94,12 @@ def classic_build(rng: random.Random, lines_per_run: int) -> list[str]:
 
 def generate(path: Path, kind: str, mb: int, seed: int = 7) -> int:
     rng = random.Random(seed)
-    make = plain_build if kind == "plain" else classic_build
+    make = classic_build if kind == "classic" else plain_build
+    stamp = "2024-05-01T10:00:00.1234567Z " if kind == "plain-ci" else ""
     size = 0
     with path.open("w", encoding="utf-8") as fh:
         while size < mb * 1_000_000:
-            text = "\n".join(make(rng, 400)) + "\n"
+            text = "".join(f"{stamp}{line}\n" for line in make(rng, 400))
             fh.write(text)
             size += len(text.encode())
     return size
@@ -152,6 +154,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mb", type=int, default=200)
     ap.add_argument("--runs", type=int, default=3, help="Best of this many runs.")
+    ap.add_argument("--ci", action="store_true", help="Also a plain log with a CI timestamp on every line.")
     ap.add_argument("--keep", type=Path, help="Write the logs here and keep them.")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,7 +162,7 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         print(f"{'log':<8} {'MB':>6} {'builds':>6} {'parse s':>8} {'MB/s':>7} {'RSS MB':>7} "
               f"{'bare s':>7} {'bare MB/s':>9} {'ratio':>6}")
-        for kind in ("plain", "classic"):
+        for kind in ("plain", "classic", *(["plain-ci"] if args.ci else [])):
             path = folder / f"{kind}.log"
             size = generate(path, kind, args.mb)
             parsed = run(PARSE, path, args.runs)
