@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 
 from .model import Build
 from .runner import Reporter
@@ -23,9 +24,9 @@ class LiveProgress(Reporter):
         if self.quiet:
             return
         self._scenario = f"{scenario} (repeat {repeat})"
-        self.console.print(f"[bold]build {number}/{total}[/]: {self._scenario}")
+        self.console.print(f"[bold]build {number}/{total}[/]: {escape(self._scenario)}")
         if self.console.is_terminal:
-            self._status = self.console.status(f"{self._scenario}: starting")
+            self._status = self.console.status(f"{escape(self._scenario)}: starting")
             self._status.start()
 
     def _on_step(self, ev: StepEvent) -> None:
@@ -36,11 +37,11 @@ class LiveProgress(Reporter):
             label = label[:87] + "..."
         if ev.status is None:
             if self._status is not None:
-                self._status.update(f"{self._scenario}: {label}")
+                self._status.update(f"{escape(self._scenario)}: {escape(label)}")
             return
         secs = f"{ev.duration_s:7.2f}s" if ev.duration_s is not None else "      -"
         style = _STYLE.get(ev.status, "")
-        self.console.print(f"  [{style}]{ev.status:<6}[/] {secs}  {label}", markup=True, highlight=False)
+        self.console.print(f"  [{style}]{ev.status:<6}[/] {secs}  {escape(label)}", markup=True, highlight=False)
 
     def build_finished(self, build: Build) -> None:
         if self._status is not None:
@@ -48,6 +49,7 @@ class LiveProgress(Reporter):
             self._status = None
         if self.quiet:
             return
-        state = "ok" if build.ok else f"[bold red]FAILED[/]: {build.error}"
+        # Error texts hold brackets (`executor failed running [/bin/sh -c …]`): escape them, not markup.
+        state = "ok" if build.ok else f"[bold red]FAILED[/]: {escape(build.error or '')}"
         hit = f"{build.hit_rate:.0%}" if build.hit_rate is not None else "-"
         self.console.print(f"  done in {build.duration_s or 0:.2f}s, hit rate {hit}, {state}")
