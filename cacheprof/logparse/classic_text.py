@@ -3,6 +3,9 @@
 Lines go to ClassicAssembler.feed_line without arrival times (the text has no clock). A new build starts
 at `Sending build context to Docker daemon`, at a Step number not above the last one (numbering
 restarted), or at any Step after the previous build ended (`Successfully built`, or a CLI error line).
+
+The fast path keeps only lines that can matter to a classic build, so a docker-compose `service  | …`
+line that follows an unprefixed classic build is not seen (compose logs start with prefixed lines).
 """
 
 from __future__ import annotations
