@@ -84,7 +84,7 @@ class VertexUpdate:
 
 @dataclass(frozen=True)
 class StatusUpdate:
-    """What one StatusResponse says: vertex states, progress statuses (vertex digests), log lines."""
+    """What one StatusResponse says: vertex states, the vertices with download/extract progress, logs."""
 
     vertexes: tuple[VertexUpdate, ...]
     status_vertices: tuple[str, ...]
@@ -120,7 +120,8 @@ def decode_status(payload: bytes) -> StatusUpdate:
     )
     return StatusUpdate(
         vertexes=vertexes,
-        status_vertices=tuple(s.vertex for s in resp.statuses),
+        # A `resolve …` status is a digest lookup, not a download: it does not make a FROM a pull.
+        status_vertices=tuple(s.vertex for s in resp.statuses if not s.ID.startswith("resolve ")),
         logs=tuple(
             (lg.vertex, _time(lg.timestamp, lg.HasField("timestamp")), bytes(lg.msg)) for lg in resp.logs
         ),

@@ -95,3 +95,15 @@ def test_build_args():
     assert parse_build_arg("A=b=c") == ("A", "b=c")
     with pytest.raises(UsageError):
         parse_build_arg("novalue")
+
+
+def test_resolve_status_is_not_a_pull():
+    # Built with the same runtime descriptor the decoder uses: a FROM vertex with only a `resolve`
+    # status (a digest lookup) stays a local base; a download status marks a pull.
+    from cacheprof.buildkit_proto import _status_response_class, decode_status
+
+    cls = _status_response_class()
+    msg = cls()
+    msg.statuses.add(ID="resolve docker.io/library/busybox:1.36", vertex="sha256:a")
+    msg.statuses.add(ID="sha256:layer", vertex="sha256:b")
+    assert decode_status(msg.SerializeToString()).status_vertices == ("sha256:b",)
