@@ -17,7 +17,7 @@ from .build_context import default_edit_globs, matching_files
 from .dockerfile_model import DockerfileModel
 from .dockerfile_model import load as load_dockerfile
 from .driver import DockerDriver, Driver, ReplayDriver
-from .errors import CacheprofError, UsageError
+from .errors import CacheprofError, EngineError, Interrupted, UsageError
 from .model import Build, Builder, Profile
 from .runner import Reporter, Runner, RunPlan
 from .scenarios import Kind, Scenario, parse_build_arg, parse_scenario
@@ -202,3 +202,14 @@ def run_interleaved(driver: Driver, plans: dict[str, RunPlan], *, quiet: bool = 
     except (CacheprofError, KeyboardInterrupt) as e:
         failure = e
     return {side: make_profile(r.plan, driver, r.builds) for side, r in runners.items()}, failure, extra
+
+
+def reraise_after_writing(failure: BaseException | None, out: Path, measured: int) -> None:
+    """Turn what stopped a run early into its one-line error, now that the results are on disk."""
+    if failure is None:
+        return
+    if isinstance(failure, KeyboardInterrupt):
+        raise Interrupted(f"interrupted; the {measured} build(s) measured are in {out}/")
+    if isinstance(failure, EngineError | UsageError):
+        raise type(failure)(f"{failure}; results so far are in {out}/", exit_code=failure.exit_code)
+    raise failure

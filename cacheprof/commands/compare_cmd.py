@@ -13,7 +13,7 @@ import click
 from ..build_context import matching_files
 from ..dockerfile_model import DockerfileModel
 from ..dockerfile_model import load as load_dockerfile
-from ..errors import BuildFailedError, EngineError, Interrupted, UsageError
+from ..errors import BuildFailedError, UsageError
 from ..model import Builder, Profile
 from ..runner import Runner, RunPlan
 from ..scenarios import parse_build_arg, parse_scenario
@@ -23,6 +23,7 @@ from ..session import (
     default_report_dir,
     default_scenarios,
     open_driver,
+    reraise_after_writing,
     run_interleaved,
     write_outputs,
 )
@@ -133,12 +134,7 @@ def compare(before: Path, after: Path, context: Path | None, scenarios: tuple[st
     else:
         sys.stdout.write(render_comparison_table(comparison))
         click.echo(f"report written to {out}/", err=True)
-    if isinstance(failure, KeyboardInterrupt):
-        raise Interrupted(f"interrupted; what was measured is in {out}/")
-    if failure is not None:
-        if isinstance(failure, EngineError | UsageError):
-            raise type(failure)(f"{failure}; results so far are in {out}/", exit_code=failure.exit_code)
-        raise failure
+    reraise_after_writing(failure, out, sum(len(p.builds) for p in profiles.values()))
     failed = [(side, bd) for side, p in profiles.items() for bd in p.builds if not bd.ok]
     if failed:
         side, first = failed[0]

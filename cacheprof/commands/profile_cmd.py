@@ -7,13 +7,14 @@ from pathlib import Path
 
 import click
 
-from ..errors import BuildFailedError, EngineError, Interrupted, UsageError
+from ..errors import BuildFailedError
 from ..model import Builder
 from ..session import (
     ProfileOptions,
     default_report_dir,
     open_driver,
     plan_profile,
+    reraise_after_writing,
     run_plan,
     write_outputs,
 )
@@ -67,12 +68,7 @@ def profile(context: Path, dockerfile: Path | None, scenarios: tuple[str, ...], 
 
         sys.stdout.write(render_profile(profile_data))
         click.echo(f"report written to {out}/ ({len(written)} files)", err=True)
-    if isinstance(failure, KeyboardInterrupt):
-        raise Interrupted(f"interrupted; the {len(profile_data.builds)} build(s) measured are in {out}/")
-    if failure is not None:
-        if isinstance(failure, EngineError | UsageError):
-            raise type(failure)(f"{failure}; results so far are in {out}/", exit_code=failure.exit_code)
-        raise failure
+    reraise_after_writing(failure, out, len(profile_data.builds))
     failed = [b for b in profile_data.builds if not b.ok]
     if failed:
         first = failed[0]
