@@ -77,10 +77,22 @@ def stop(daemon: PrivateDaemon) -> None:
         except subprocess.TimeoutExpired:
             daemon.kill()
     try:
-        os.killpg(daemon.process.pid, signal.SIGKILL)  # leftovers of the group (containerd, shims)
+        os.killpg(daemon.process.pid, signal.SIGKILL)  # leftovers of the group (containerd)
     except ProcessLookupError:
         pass
-    subprocess.run(["umount", "-R", str(daemon.root / "exec")], capture_output=True)
-    subprocess.run(["umount", "-R", str(daemon.root / "data")], capture_output=True)
+    # Shims leave the daemon's process group on purpose (they outlive containerd): find them by the
+    # containerd namespace this daemon alone used.
+    subprocess.run(["pkill", "-9", "-f", f"containerd-shim-runc-v2 -namespace cacheprof-{daemon.bridge}"],
+                   capture_output=True)
+    unmount_below(daemon.root)
     subprocess.run(["ip", "link", "del", daemon.bridge], capture_output=True)
     shutil.rmtree(daemon.root, ignore_errors=True)
+
+
+def unmount_below(root: Path) -> None:
+    """Lazily unmount everything mounted under root (overlay layers, network namespaces), deepest first."""
+    prefix = str(root) + "/"
+    with open("/proc/self/mounts") as fh:
+        points = [line.split()[1] for line in fh if line.split()[1].startswith(prefix)]
+    for point in sorted(points, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True)
