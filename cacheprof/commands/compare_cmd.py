@@ -6,11 +6,11 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..build_context import matching_files
+from ..build_context import DOCKERIGNORE, OUTSIDE_DOCKERFILE_PREFIX, matching_files
 from ..dockerfile_model import DockerfileModel
 from ..dockerfile_model import load as load_dockerfile
 from ..errors import BuildFailedError, UsageError
@@ -27,6 +27,9 @@ from ..session import (
     run_interleaved,
     write_outputs,
 )
+
+if TYPE_CHECKING:
+    from ..compare import Comparison
 
 
 def parse_min_effect(text: str) -> tuple[float, float]:
@@ -91,7 +94,7 @@ def compare(before: Path, after: Path, context: Path | None, scenarios: tuple[st
             build_args: tuple[str, ...], target: str | None, docker_host: str | None, min_effect: str,
             check_equivalent: bool, fmt: str, out_dir: Path | None, quiet: bool) -> None:
     """Measure BEFORE and AFTER Dockerfiles side by side and say which is faster, per scenario."""
-    from ..compare import compare_profiles, comparison_to_dict, render_comparison_table
+    from ..compare import render_comparison_table
     from ..session import resolve_paths
 
     ratio, seconds = parse_min_effect(min_effect)
@@ -115,25 +118,46 @@ def compare(before: Path, after: Path, context: Path | None, scenarios: tuple[st
         for side, df, model in (("before", before_df, before_model), ("after", after_df, after_model))
     }
     out = out_dir or default_report_dir(Path(f"compare-{ctx.name}"))
+    profiles, comparison, doc, failure = measure_pair(plans, docker_host=docker_host, quiet=quiet, rounds=repeat,
+                                                      min_effect=(ratio, seconds),
+                                                      check_equivalent=check_equivalent, out=out)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        sys.stdout.write(render_comparison_table(comparison))
+        click.echo(f"report written to {out}/", err=True)
+    raise_run_failures(profiles, failure, out)
+
+
+def measure_pair(plans: dict[str, RunPlan], *, docker_host: str | None, quiet: bool, rounds: int,
+                 min_effect: tuple[float, float], check_equivalent: bool,
+                 out: Path) -> tuple[dict[str, Profile], Comparison, dict[str, Any], BaseException | None]:
+    """Run the "before" and "after" plans interleaved, compare them and write the report folder.
+
+    Shared by `compare` and `advise --measure`. The failure that stopped the run early, if any, is
+    returned rather than raised: show the results, then call `raise_run_failures`.
+    """
+    from ..compare import compare_profiles, comparison_to_dict
+
     driver = open_driver(docker_host)
 
     def equivalence(runners: dict[str, Runner]) -> dict[str, Any]:
         return {"equivalence": check_images(driver, runners)} if check_equivalent else {}
 
     try:
-        profiles, failure, extra = run_interleaved(driver, plans, quiet=quiet, rounds=repeat,
+        profiles, failure, extra = run_interleaved(driver, plans, quiet=quiet, rounds=rounds,
                                                    after_rounds=equivalence)
     finally:
         driver.close()
-    comparison = compare_profiles(profiles["before"], profiles["after"], min_effect_ratio=ratio,
-                                  min_effect_s=seconds, equivalence=extra.get("equivalence"))
+    comparison = compare_profiles(profiles["before"], profiles["after"], min_effect_ratio=min_effect[0],
+                                  min_effect_s=min_effect[1], equivalence=extra.get("equivalence"))
     doc = comparison_to_dict(comparison)
     write_compare_outputs(out, profiles, comparison, doc)
-    if fmt == "json":
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-    else:
-        sys.stdout.write(render_comparison_table(comparison))
-        click.echo(f"report written to {out}/", err=True)
+    return profiles, comparison, doc, failure
+
+
+def raise_run_failures(profiles: dict[str, Profile], failure: BaseException | None, out: Path) -> None:
+    """After the results are shown: what stopped the run early, else the first failed build, as an error."""
     reraise_after_writing(failure, out, sum(len(p.builds) for p in profiles.values()))
     failed = [(side, bd) for side, p in profiles.items() for bd in p.builds if not bd.ok]
     if failed:
@@ -168,13 +192,19 @@ def check_images(driver: Any, runners: dict[str, Runner]) -> dict[str, Any]:
         # `COPY . .` puts it in the image where `docker build` would not: leave out exactly those copies.
         ignore = DockerIgnore.for_context(plan.context)
         for r in runners.values():
+            digest = hashlib.sha256(r.plan.dockerfile.read_bytes()).hexdigest()
             try:
                 rel = r.plan.dockerfile.relative_to(plan.context).as_posix()
             except ValueError:
+                # Outside the context it travels as .cacheprof-Dockerfile-<hash> with a .dockerignore
+                # naming it (make_tar); BuildKit without a session copies both, `docker build` neither.
+                copies = {path for fm in files.values() for path, (kind, _, h) in fm.items()
+                          if kind == "file" and h == digest
+                          and path.rpartition("/")[2].startswith(OUTSIDE_DOCKERFILE_PREFIX)}
+                ignore_paths |= copies | {p.rpartition("/")[0] + "/" + DOCKERIGNORE for p in copies}
                 continue
             if not ignore.excluded(rel):
                 continue
-            digest = hashlib.sha256(r.plan.dockerfile.read_bytes()).hexdigest()
             ignore_paths |= {path for fm in files.values() for path, (kind, _, h) in fm.items()
                              if kind == "file" and h == digest and path.endswith("/" + rel)}
     return compare_images(
