@@ -12,6 +12,7 @@ _MODULES: dict[str, str] = {
     "parse_cmd": "parse",
     "compare_cmd": "compare",
     "report_cmd": "report",
+    "advise_cmd": "advise",
 }
 
 

@@ -1,0 +1,169 @@
+"""`cacheprof advise`: which step ordering wastes the build cache, the Dockerfile that fixes it, and (with
+--measure) the proof: both Dockerfiles built interleaved, as `compare --check-equivalent` does."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..advice import ADVICE_SCHEMA, Finding, find_problems, finding_to_dict, rewrite
+from ..dockerfile_model import load as load_dockerfile
+from ..dockerfile_model import parse_text
+from ..errors import UsageError
+from ..model import Builder
+from ..runner import RunPlan
+from ..scenarios import Kind, Scenario, parse_build_arg, parse_scenario
+from ..session import check_edits, check_target, default_report_dir, resolve_paths
+from .compare_cmd import check_sources, measure_pair, parse_min_effect, raise_run_failures
+
+
+def _diff(old: str, new: str, name: str) -> str:
+    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                        fromfile=name, tofile=f"{name} (proposed)"))
+
+
+def _write_new(path: Path, text: str) -> None:
+    try:
+        with open(path, "x", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+    except FileExistsError:
+        raise UsageError(f"--write {path}: the file exists; cacheprof never overwrites, pass a new path") from None
+    except OSError as e:
+        raise UsageError(f"--write {path}: {e.strerror}; pass a writable path") from None
+
+
+def _scratch_dir(context: Path) -> Path:
+    """A fresh folder outside the build context for the proposed Dockerfile (the context is never written)."""
+    for base in (tempfile.gettempdir(), str(Path.home() / ".cache")):
+        real = Path(os.path.realpath(base))
+        if real != context and context not in real.parents:
+            real.mkdir(parents=True, exist_ok=True)
+            return Path(tempfile.mkdtemp(prefix="cacheprof-advise-", dir=real))
+    raise UsageError(f"no temporary folder outside the context {context}; set TMPDIR to one")
+
+
+def _measure_scenarios(findings: tuple[Finding, ...]) -> tuple[Scenario, ...]:
+    edits = [f.scenario for f in findings if f.fix is not None and f.scenario]
+    return (Scenario(Kind.COLD), Scenario(Kind.WARM), *(parse_scenario(s) for s in dict.fromkeys(edits)))
+
+
+def _render(dockerfile: Path, findings: tuple[Finding, ...], diff: str) -> str:
+    if not findings:
+        return f"{dockerfile}: no ordering problem found\n"
+    lines = [f"{dockerfile}: {len(findings)} finding(s)", ""]
+    for n, f in enumerate(findings, 1):
+        lines.append(f"{n}. [{f.severity}] stage {f.stage}, line {f.line}")
+        lines.append(f"   {f.message}")
+        if f.scenario:
+            lines.append(f"   shows on: {f.scenario}")
+        lines.append("")
+    if diff:
+        lines += ["proposed Dockerfile:", diff.rstrip("\n")]
+    else:
+        lines.append("no automatic rewrite")
+    return "\n".join(lines) + "\n"
+
+
+def _measure_summary(doc: dict[str, Any]) -> dict[str, Any]:
+    eq = doc.get("equivalence") or {}
+    return {
+        "verdicts": {s["scenario"]: s["verdict"] for s in doc["scenarios"]},
+        "equivalent": eq.get("equivalent"),
+    }
+
+
+@click.command("advise")
+@click.argument("context", default=".", type=click.Path(path_type=Path))
+@click.option("-f", "--file", "dockerfile", type=click.Path(path_type=Path),
+              help="Dockerfile (default: CONTEXT/Dockerfile).")
+@click.option("--measure", is_flag=True,
+              help="Prove the advice: build the Dockerfile and the proposed one interleaved (cold, warm, the "
+                   "edits that show the waste) and check that both images are equivalent.")
+@click.option("--write", "write_path", type=click.Path(path_type=Path),
+              help="Also write the proposed Dockerfile to this path (never overwrites a file).")
+@click.option("-n", "--repeat", default=3, show_default=True, type=click.IntRange(1, 50),
+              help="With --measure: rounds, each building both Dockerfiles for every scenario.")
+@click.option("--builder", type=click.Choice(["buildkit", "classic"]), default="buildkit", show_default=True)
+@click.option("--build-arg", "build_args", multiple=True, help="NAME=VALUE, repeatable.")
+@click.option("--target", help="Build only up to this stage.")
+@click.option("--docker-host", help="Engine address (default: DOCKER_HOST and the SDK's environment).")
+@click.option("--min-effect", default="5%,0.3s", show_default=True,
+              help="With --measure: smallest difference called faster/slower.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help=f"json: one JSON document ({ADVICE_SCHEMA}) on stdout and nothing else.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="With --measure: report folder (default: reports/<UTC timestamp>-advise-<context name>/).")
+@click.option("--quiet", "-q", is_flag=True, help="No live progress on stderr.")
+def advise(context: Path, dockerfile: Path | None, measure: bool, write_path: Path | None, repeat: int,
+           builder: str, build_args: tuple[str, ...], target: str | None, docker_host: str | None,
+           min_effect: str, fmt: str, out_dir: Path | None, quiet: bool) -> None:
+    """Say which step ordering makes Docker's build cache useless, and propose the Dockerfile that fixes it."""
+    ratio, seconds = parse_min_effect(min_effect)
+    ctx, df = resolve_paths(context, dockerfile)
+    model = load_dockerfile(df)
+    check_target(model, target)
+    args = dict(parse_build_arg(a) for a in build_args)
+    with open(df, encoding="utf-8", newline="") as fh:  # newline="": keep CRLF files byte for byte
+        text = fh.read()
+    findings = find_problems(model, ctx)
+    proposed = rewrite(model, text, findings)
+    diff = _diff(text, proposed, str(dockerfile or df))
+    if write_path is not None:
+        _write_new(write_path, proposed)
+    doc: dict[str, Any] = {
+        "schema": ADVICE_SCHEMA, "dockerfile": str(df), "context": str(ctx),
+        "findings": [finding_to_dict(f) for f in findings], "changed": proposed != text,
+        "proposed_dockerfile": proposed, "diff": diff,
+        "written": str(write_path) if write_path is not None else None, "measure": None,
+    }
+    if fmt != "json":
+        sys.stdout.write(_render(dockerfile or df, findings, diff))
+        if write_path is not None:
+            click.echo(f"proposed Dockerfile written to {write_path}", err=True)
+    if not measure:
+        if fmt == "json":
+            sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    if proposed == text:
+        click.echo("nothing to measure: no rewrite proposed", err=True)
+        if fmt == "json":
+            sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+
+    from ..compare import render_comparison_table
+
+    after_model = parse_text(proposed, f"{df} (proposed)")
+    check_sources(ctx, after_model, "proposed")
+    scenarios = _measure_scenarios(findings)
+    check_edits(ctx, scenarios)
+    out = out_dir or default_report_dir(Path(f"advise-{ctx.name}"))
+    scratch = _scratch_dir(ctx)
+    try:
+        # Outside the context, so measuring never writes into it; compare builds it with the same context.
+        after_df = scratch / "Dockerfile.proposed"
+        after_df.write_text(proposed, encoding="utf-8", newline="")
+        plans = {
+            side: RunPlan(context=ctx, dockerfile=path, model=m, builder=Builder(builder), scenarios=scenarios,
+                          repeat=repeat, build_args=args, target=target, namespace=side)
+            for side, path, m in (("before", df, model), ("after", after_df, after_model))
+        }
+        profiles, comparison, cdoc, failure = measure_pair(
+            plans, docker_host=docker_host, quiet=quiet, rounds=repeat, min_effect=(ratio, seconds),
+            check_equivalent=True, out=out)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    doc["measure"] = {**_measure_summary(cdoc), "report": str(out), "comparison": cdoc}
+    if fmt == "json":
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        sys.stdout.write("\nmeasured (BEFORE = yours, AFTER = proposed):\n" + render_comparison_table(comparison))
+        click.echo(f"report written to {out}/", err=True)
+    raise_run_failures(profiles, failure, out)
