@@ -243,7 +243,7 @@ def make_tar(context_dir: Path, dockerfile: Path, *, buildkit: bool = False) -> 
         if outside is not None:
             name, content, mtime = outside
             tar.addfile(_regular_header(name, len(content), 0o600, mtime), io.BytesIO(content))
-            if not sent_ignore:
+            if not sent_ignore and not buildkit:  # BuildKit never reads it; COPY . . would copy it
                 data = f"{DOCKERIGNORE}\n{name}\n".encode()
                 tar.addfile(_regular_header(DOCKERIGNORE, len(data), 0o600, mtime), io.BytesIO(data))
     return buf.getvalue(), outside[0] if outside is not None else str(df_rel)

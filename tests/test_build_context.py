@@ -425,3 +425,16 @@ def test_buildkit_tar_leaves_out_an_excluded_dockerignore(tmp_path: Path) -> Non
     buildkit, name = make_tar(ctx, ctx / "Dockerfile", buildkit=True)
     assert set(names(classic)) == {"Dockerfile", ".dockerignore", "app.txt"}
     assert set(names(buildkit)) == {"Dockerfile", "app.txt"} and name == "Dockerfile"
+
+
+def test_buildkit_tar_of_an_outside_dockerfile_adds_no_dockerignore(tmp_path: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "app.txt").write_text("x\n")
+    outside = tmp_path / "Dockerfile.other"
+    outside.write_text("FROM scratch\n")
+    classic, name = make_tar(ctx, outside)
+    buildkit, bk_name = make_tar(ctx, outside, buildkit=True)
+    assert name == bk_name and name.startswith(".cacheprof-Dockerfile-")
+    assert set(names(classic)) == {"app.txt", name, ".dockerignore"}
+    assert set(names(buildkit)) == {"app.txt", name}
