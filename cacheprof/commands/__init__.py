@@ -1,4 +1,5 @@
-"""The CLI's commands, one module each. Add a command by adding its module to _MODULES."""
+"""The CLI's commands, one module each, loaded only when run (or listed by --help): `profile` must not
+pay for importing the log parsers, the advice rules or the report stack before its builds."""
 
 from __future__ import annotations
 
@@ -6,15 +7,20 @@ import importlib
 
 import click
 
-# module name -> attribute holding the click command
-_MODULES: dict[str, str] = {
-    "profile_cmd": "profile",
-    "parse_cmd": "parse",
-    "compare_cmd": "compare",
-    "report_cmd": "report",
-    "advise_cmd": "advise",
+# command name -> module in this package holding a click command of that name
+COMMANDS: dict[str, str] = {
+    "profile": "profile_cmd",
+    "parse": "parse_cmd",
+    "compare": "compare_cmd",
+    "report": "report_cmd",
+    "advise": "advise_cmd",
 }
 
 
-def all_commands() -> list[click.Command]:
-    return [getattr(importlib.import_module(f"{__name__}.{m}"), attr) for m, attr in _MODULES.items()]
+def load(name: str) -> click.Command | None:
+    module = COMMANDS.get(name)
+    if module is None:
+        return None
+    command = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    assert isinstance(command, click.Command)
+    return command
