@@ -31,6 +31,8 @@ class BuildRequest:
     nocache: bool = False
     build_args: dict[str, str] = field(default_factory=dict)
     target: str | None = None
+    # Classic builder: take cache only from these images' ancestry (not from any image on the engine).
+    cache_from: tuple[str, ...] = ()
 
 
 class Driver(Protocol):
@@ -135,6 +137,7 @@ class DockerDriver:
             forcerm=True,
             buildargs=p["buildargs"],
             target=p["target"],
+            cache_from=list(request.cache_from) or None,
             decode=True,
         )
 

@@ -49,6 +49,10 @@ class RunPlan:
     target: str | None = None
     # Keeps two runs' tags apart (compare runs BEFORE and AFTER side by side).
     namespace: str = "run"
+    # Take cache only from this run's own earlier builds. The classic builder otherwise reuses the
+    # newest matching layer of any image: after AFTER's build, BEFORE's shared first steps would land on
+    # AFTER's layers and miss everything after them.
+    own_cache_only: bool = False
 
 
 class Reporter:
@@ -99,6 +103,7 @@ class Runner:
         self.run_id = secrets.token_hex(4)
         self.builds: list[Build] = []
         self._tags: list[str] = []
+        self._good_tags: list[str] = []
         self._created: list[str] = []
         self._count = 0
         if record_dir is not None:
@@ -118,9 +123,11 @@ class Runner:
     def _build(self, scenario: Scenario, repeat: int, context: Path, dockerfile: Path,
                build_args: dict[str, str]) -> Build:
         tar, df_name = make_tar(context, dockerfile, buildkit=self.plan.builder is Builder.BUILDKIT)
+        own = self.plan.own_cache_only and self.plan.builder is Builder.CLASSIC
         request = BuildRequest(
             context_tar=tar, dockerfile=df_name, builder=self.plan.builder, tag=self._tag(),
             nocache=scenario.kind is Kind.COLD, build_args=build_args, target=self.plan.target,
+            cache_from=tuple(self._good_tags) if own else (),
         )
         recorder: StreamRecorder | None = None
         if self.record_dir is not None:
@@ -129,6 +136,7 @@ class Runner:
             with (self.record_dir / "builds.jsonl").open("a") as fh:
                 fh.write(json.dumps({"stream": stream_name, "scenario": scenario.name, "repeat": repeat,
                                      "builder": str(self.plan.builder), "nocache": request.nocache}) + "\n")
+        existing = self.driver.image_ids() if self.plan.builder is Builder.CLASSIC else set()
         t0 = time.time()
         try:
             outcome = assemble(
@@ -139,7 +147,10 @@ class Runner:
             if recorder is not None:
                 recorder.close()
         wall = time.time() - t0
-        self._created.extend(outcome.created_images)
+        self._created.extend(
+            short for short in outcome.created_images
+            if not any(full.startswith(f"sha256:{short}") for full in existing)
+        )
         build = Build(
             scenario=scenario.name, repeat=repeat, ok=outcome.ok, error=outcome.error, duration_s=wall,
             image_id=outcome.image_id, steps=outcome.steps, internal=outcome.internal, started=t0,
@@ -147,6 +158,8 @@ class Runner:
         )
         if outcome.error == INTERRUPTED:
             raise BuildInterrupted(build)
+        if build.ok:
+            self._good_tags.append(request.tag)
         return build
 
     def run_scenario(self, scenario: Scenario, repeat: int) -> Build:

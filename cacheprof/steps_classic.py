@@ -216,8 +216,8 @@ class ClassicAssembler:
                     error=s.error,
                 )
             )
-            if status is StepStatus.RUN and s.image and not s.text.upper().startswith("FROM"):
-                created.append(s.image)
+            if s.image and not s.text.upper().startswith("FROM"):
+                created.append(s.image)  # the runner keeps only those that did not exist before
         finished_ok = self.succeeded and self.error is None
         complete = ended and (self.succeeded or self.error is not None)
         error = self.error

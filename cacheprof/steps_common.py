@@ -39,5 +39,6 @@ class BuildOutcome:
     complete: bool
     started: float | None
     finished: float | None
-    # Image IDs this build created (classic intermediates), so the runner can remove exactly those.
+    # The classic builder's step images (short IDs, FROM excluded). Those that did not exist before the
+    # build are what it created, also when a cached step was restored from --cache-from history.
     created_images: tuple[str, ...] = ()

@@ -28,7 +28,7 @@ def test_good_order_is_faster_on_an_app_edit(builder, docker_engine, python_app,
     images_before = image_ids(docker_engine)
     out = tmp_path / "out"
     r = run_cli("compare", str(python_app / "Dockerfile.naive"), str(python_app / "Dockerfile"),
-                "--builder", builder, "-s", "warm", "-s", "edit:app/main.py", "--repeat", "3",
+                "--builder", builder, "-s", "cold", "-s", "warm", "-s", "edit:app/main.py", "--repeat", "3",
                 "--check-equivalent", "--format", "json", "--out", str(out))
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
@@ -37,9 +37,18 @@ def test_good_order_is_faster_on_an_app_edit(builder, docker_engine, python_app,
     assert edit["verdict"] == "faster", edit
     assert len(edit["before"]["runs_s"]) == 3 and len(edit["after"]["runs_s"]) == 3
     assert edit["ci95_s"][1] < 0
+    # Each side takes cache only from its own builds: the shared first steps (FROM, WORKDIR) must not
+    # send one side's warm build onto the other's layers (the classic builder would, by default).
+    warm = next(s for s in doc["scenarios"] if s["scenario"] == "warm")
+    assert warm["verdict"] == "no clear difference", warm
 
     # The saving is the dependency install that BEFORE re-runs and AFTER takes from the cache.
     before = json.loads((out / "before" / "profile.json").read_text())
+    for side in ("before", "after"):
+        side_doc = json.loads((out / side / "profile.json").read_text())
+        for b in side_doc["builds"]:
+            if b["scenario"] == "warm":
+                assert {s["status"] for s in b["steps"]} == {"CACHED"}, (side, b["steps"])
     installs = [s["duration_s"] for b in before["builds"] if b["scenario"] == "edit:app/main.py"
                 for s in b["steps"] if s["instruction"].startswith("RUN grep")]
     assert len(installs) == 3 and all(d > 2.5 for d in installs)
@@ -81,6 +90,11 @@ def test_failing_after_is_reported_and_before_is_written(docker_engine, make_con
     assert doc["scenarios"][0]["verdict"] == "failed"
     assert "7" in doc["errors"]["after"][0]
     before = json.loads((out / "before" / "profile.json").read_text())
+    for side in ("before", "after"):
+        side_doc = json.loads((out / side / "profile.json").read_text())
+        for b in side_doc["builds"]:
+            if b["scenario"] == "warm":
+                assert {s["status"] for s in b["steps"]} == {"CACHED"}, (side, b["steps"])
     assert before["builds"][0]["ok"] is True
 
 

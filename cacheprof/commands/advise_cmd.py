@@ -152,7 +152,8 @@ def advise(context: Path, dockerfile: Path | None, measure: bool, write_path: Pa
         after_df.write_text(proposed, encoding="utf-8", newline="")
         plans = {
             side: RunPlan(context=ctx, dockerfile=path, model=m, builder=Builder(builder), scenarios=scenarios,
-                          repeat=repeat, build_args=args, target=target, namespace=side)
+                          repeat=repeat, build_args=args, target=target, namespace=side,
+                          own_cache_only=True)
             for side, path, m in (("before", df, model), ("after", after_df, after_model))
         }
         profiles, comparison, cdoc, failure = measure_pair(

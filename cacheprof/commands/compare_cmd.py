@@ -114,7 +114,7 @@ def compare(before: Path, after: Path, context: Path | None, scenarios: tuple[st
     b = Builder(builder)
     plans = {
         side: RunPlan(context=ctx, dockerfile=df, model=model, builder=b, scenarios=plan_scenarios, repeat=repeat,
-                      build_args=args, target=target, namespace=side)
+                      build_args=args, target=target, namespace=side, own_cache_only=True)
         for side, df, model in (("before", before_df, before_model), ("after", after_df, after_model))
     }
     out = out_dir or default_report_dir(Path(f"compare-{ctx.name}"))
