@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-
 from .errors import InputFormatError
-
-_F = descriptor_pb2.FieldDescriptorProto
 
 
 @cache
 def _status_response_class() -> Any:
+    # protobuf loads on the first BuildKit message, not with the module: classic runs never need it.
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    _F = descriptor_pb2.FieldDescriptorProto
     fdp = descriptor_pb2.FileDescriptorProto(
         name="cacheprof_buildkit_control.proto", package="cacheprof.buildkit", syntax="proto3"
     )
