@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.markup import escape
+from rich.status import Status
 
 from .model import Build
 from .runner import Reporter
@@ -16,7 +17,7 @@ class LiveProgress(Reporter):
     def __init__(self, console: Console | None = None, quiet: bool = False) -> None:
         self.console = console or Console(stderr=True, highlight=False)
         self.quiet = quiet
-        self._status = None
+        self._status: Status | None = None
         self._scenario = ""
         self.step = self._on_step
 
@@ -46,7 +47,7 @@ class LiveProgress(Reporter):
     def build_finished(self, build: Build) -> None:
         if self._status is not None:
             self._status.stop()
-            self._status = None
+            self._status: Status | None = None
         if self.quiet:
             return
         # Error texts hold brackets (`executor failed running [/bin/sh -c …]`): escape them, not markup.
