@@ -10,8 +10,10 @@ import datetime as dt
 import os
 import platform
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .build_context import default_edit_globs, matching_files
 from .dockerfile_model import DockerfileModel
@@ -170,26 +172,33 @@ class _SideReporter(Reporter):
         self.inner.build_finished(build)
 
 
-def run_interleaved(driver: Driver, plans: dict[str, RunPlan], *, quiet: bool = False,
-                    rounds: int = 1, after_rounds=None) -> tuple[dict[str, Profile], BaseException | None, dict]:
-    """Run several plans' scenarios interleaved: round by round, scenario by scenario, each side in turn,
-    so machine drift hits every side alike. `after_rounds(runners)` runs before the images are removed
-    (e.g. to compare the final images). Returns the profiles, the failure that stopped the run, if any,
-    and what `after_rounds` returned."""
+def run_interleaved(
+    driver: Driver, plans: dict[str, RunPlan], *, quiet: bool = False, rounds: int = 1,
+    after_rounds: Callable[[dict[str, Runner]], dict[str, Any]] | None = None,
+) -> tuple[dict[str, Profile], BaseException | None, dict[str, Any]]:
+    """Run several plans' scenarios interleaved: round by round, scenario by scenario, each side in turn
+    (the first side alternating by round), so machine drift and order effects hit every side alike.
+    `after_rounds(runners)` runs before the images are removed (e.g. to compare the final images).
+    Returns the profiles, the failure that stopped the run, if any, and what `after_rounds` returned."""
     from .progress import LiveProgress
 
     live = LiveProgress(quiet=quiet)
     runners = {side: Runner(driver, plan, _SideReporter(live, side.upper())) for side, plan in plans.items()}
     failure: BaseException | None = None
-    extra: dict = {}
+    extra: dict[str, Any] = {}
     total = sum(len(p.scenarios) for p in plans.values()) * rounds
     n = 0
     try:
         try:
+            scenarios = list(dict.fromkeys(s for p in plans.values() for s in p.scenarios))
             for repeat in range(1, rounds + 1):
-                scenarios = list(dict.fromkeys(s for p in plans.values() for s in p.scenarios))
+                # Which side goes first alternates by round (A B, B A, ...): a build that runs second
+                # (warmer page cache, or a busier daemon) must not always be the same side's.
+                order = list(runners.values())
+                if repeat % 2 == 0:
+                    order.reverse()
                 for scenario in scenarios:
-                    for runner in runners.values():
+                    for runner in order:
                         if scenario not in runner.plan.scenarios:
                             continue
                         n += 1

@@ -53,3 +53,34 @@ def test_replay_refuses_a_recording_of_the_other_builder(tmp_path):
                                   "--builder", "buildkit", "-s", "cold", "-q", "--out", str(tmp_path / "o")])
     assert r.exit_code == 2
     assert "recorded with classic, replayed as buildkit" in r.output
+
+
+def test_interleaved_rounds_alternate_which_side_goes_first(tmp_path):
+    # Real recorded warm build, played four times: two rounds of BEFORE and AFTER.
+    import shutil
+
+    from cacheprof.dockerfile_model import load
+    from cacheprof.driver import ReplayDriver
+    from cacheprof.model import Builder
+    from cacheprof.runner import RunPlan
+    from cacheprof.scenarios import parse_scenario
+    from cacheprof.session import run_interleaved
+
+    source = DATA / "streams" / "buildkit-python-app"
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    shutil.copy(source / "build-002.jsonl", rec / "warm.jsonl")
+    shutil.copy(source / "engine.json", rec / "engine.json")
+    entry = json.dumps({"stream": "warm.jsonl", "builder": "buildkit"})
+    (rec / "builds.jsonl").write_text((entry + "\n") * 4)
+    model = load(source / "Dockerfile")
+    plans = {side: RunPlan(context=FIXTURES / "python-app", dockerfile=source / "Dockerfile", model=model,
+                           builder=Builder.BUILDKIT, scenarios=(parse_scenario("warm"),), repeat=2, namespace=side)
+             for side in ("before", "after")}
+    driver = ReplayDriver(rec)
+    profiles, failure, _ = run_interleaved(driver, plans, quiet=True, rounds=2)
+    assert failure is None
+    sides = [r.tag.split("/")[1].split("-")[0] for r in driver.requests]
+    assert sides == ["before", "after", "after", "before"]
+    assert [b.repeat for b in profiles["before"].builds] == [1, 2]
+    assert all(s.status.value == "CACHED" for b in profiles["after"].builds for s in b.steps)
