@@ -245,9 +245,19 @@ class _IterStream:
         return out
 
 
+_REASONS = ("Connection refused", "No such file or directory", "Permission denied", "timed out",
+            "Name or service not known", "Connection reset", "Connection aborted", "Broken pipe",
+            "Remote end closed connection", "certificate verify failed")
+
+
 def _short(e: BaseException) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return text[:200]
+    """The reason in a few words: the SDK wraps socket errors in several layers of requests' text."""
+    text = str(e).strip()
+    for reason in _REASONS:
+        if reason.lower() in text.lower():
+            return reason.lower()
+    first = text.splitlines()[0] if text else type(e).__name__
+    return first if len(first) <= 160 else first[:157] + "..."
 
 
 class StreamRecorder:

@@ -20,7 +20,7 @@ def report(profile_path: Path, out_dir: Path | None) -> None:
 
     # Our own checks (not click.Path(exists=True)) so every bad input is one line and exit 2.
     if not profile_path.is_file():
-        raise UsageError(f"{profile_path}: no such file")
+        raise UsageError(f"{profile_path}: no such file; pass the profile.json that a profile run wrote")
     try:
         text = profile_path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
