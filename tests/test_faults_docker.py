@@ -74,6 +74,8 @@ def test_ctrl_c_mid_build_writes_partial_results_and_cleans_up(builder, docker_e
 @pytest.fixture
 def private_engine(docker_engine):
     if os.geteuid() != 0:
+        if os.environ.get("CACHEPROF_REQUIRE_DOCKER") == "1":
+            pytest.fail("CACHEPROF_REQUIRE_DOCKER=1 but a private daemon needs root")
         pytest.skip("a private daemon needs root")
     daemon = private_daemon.start()
     yield daemon
