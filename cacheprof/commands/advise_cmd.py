@@ -23,6 +23,7 @@ from ..runner import RunPlan
 from ..scenarios import Kind, Scenario, parse_build_arg, parse_scenario
 from ..session import check_edits, check_target, default_report_dir, resolve_paths
 from .compare_cmd import check_sources, measure_pair, parse_min_effect, raise_run_failures
+from .options import build_options
 
 
 def _diff(old: str, new: str, name: str) -> str:
@@ -91,10 +92,7 @@ def _measure_summary(doc: dict[str, Any]) -> dict[str, Any]:
               help="Also write the proposed Dockerfile to this path (never overwrites a file).")
 @click.option("-n", "--repeat", default=3, show_default=True, type=click.IntRange(1, 50),
               help="With --measure: rounds, each building both Dockerfiles for every scenario.")
-@click.option("--builder", type=click.Choice(["buildkit", "classic"]), default="buildkit", show_default=True)
-@click.option("--build-arg", "build_args", multiple=True, help="NAME=VALUE, repeatable.")
-@click.option("--target", help="Build only up to this stage.")
-@click.option("--docker-host", help="Engine address (default: DOCKER_HOST and the SDK's environment).")
+@build_options()
 @click.option("--min-effect", default="5%,0.3s", show_default=True,
               help="With --measure: smallest difference called faster/slower.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,

@@ -27,6 +27,7 @@ from ..session import (
     run_interleaved,
     write_outputs,
 )
+from .options import build_options
 
 if TYPE_CHECKING:
     from ..compare import Comparison
@@ -78,10 +79,7 @@ def _load(path: Path, side: str) -> DockerfileModel:
               help="As for profile. Default: cold, warm, one edit: per COPY/ADD source of either Dockerfile.")
 @click.option("-n", "--repeat", default=3, show_default=True, type=click.IntRange(1, 50),
               help="Rounds; each round runs BEFORE and AFTER in turn for every scenario.")
-@click.option("--builder", type=click.Choice(["buildkit", "classic"]), default="buildkit", show_default=True)
-@click.option("--build-arg", "build_args", multiple=True, help="NAME=VALUE, repeatable.")
-@click.option("--target", help="Build only up to this stage (both Dockerfiles).")
-@click.option("--docker-host", help="Engine address (default: DOCKER_HOST and the SDK's environment).")
+@build_options(target_help="Build only up to this stage (both Dockerfiles).")
 @click.option("--min-effect", default="5%,0.3s", show_default=True,
               help="Smallest difference called faster/slower: a share of BEFORE's time and seconds.")
 @click.option("--check-equivalent", is_flag=True,

@@ -18,6 +18,7 @@ from ..session import (
     run_plan,
     write_outputs,
 )
+from .options import build_options
 
 
 @click.command("profile")
@@ -29,10 +30,7 @@ from ..session import (
                    "Default: cold, warm, and one edit: per COPY/ADD source.")
 @click.option("-n", "--repeat", default=1, show_default=True, type=click.IntRange(1, 100),
               help="Run the whole scenario sequence N times, each starting with its own cold build.")
-@click.option("--builder", type=click.Choice(["buildkit", "classic"]), default="buildkit", show_default=True)
-@click.option("--build-arg", "build_args", multiple=True, help="NAME=VALUE, repeatable.")
-@click.option("--target", help="Build only up to this stage.")
-@click.option("--docker-host", help="Engine address (default: DOCKER_HOST and the SDK's environment).")
+@build_options()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="json: one JSON document on stdout and nothing else.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
