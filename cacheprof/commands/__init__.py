@@ -14,6 +14,7 @@ COMMANDS: dict[str, str] = {
     "compare": "compare_cmd",
     "report": "report_cmd",
     "advise": "advise_cmd",
+    "bench": "bench_cmd",
 }
 
 
