@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .model import Build, Profile, Step, StepStatus
@@ -80,7 +80,6 @@ class Comparison:
     min_effect_ratio: float
     min_effect_s: float
     equivalence: dict[str, Any] | None = None
-    notes: tuple[str, ...] = field(default=())
 
 
 def _side(builds: tuple[Build, ...]) -> Side:

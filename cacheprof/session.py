@@ -139,23 +139,17 @@ def default_report_dir(context: Path, root: Path = Path("reports")) -> Path:
 
 
 def write_outputs(profile: Profile, out: Path) -> list[Path]:
-    """Write profile.json and steps.csv first (the data), then the rendered report."""
+    """Write profile.json first (the data, before the report stack is even imported), then the report."""
     from .profile_json import dumps
 
     try:
         out.mkdir(parents=True, exist_ok=True)
-        written = [out / "profile.json"]
-        written[0].write_text(dumps(profile))
+        (out / "profile.json").write_text(dumps(profile))
     except OSError as e:
         raise UsageError(f"cannot write the report folder {out}: {e.strerror}; pass a writable --out") from None
-    try:
-        from .report_writer import write_report
-    except ImportError:  # the report renderer is optional at this layer
-        from .analysis import steps_csv
+    from .report_writer import write_report
 
-        (out / "steps.csv").write_text(steps_csv(profile))
-        return [*written, out / "steps.csv"]
-    return write_report(profile, out)
+    return [out / "profile.json", *write_report(profile, out, write_profile=False)]
 
 
 class _SideReporter(Reporter):
