@@ -125,13 +125,13 @@ RENDER_SNIPPET = r"""
 import json, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
-from cacheprof import profile_json
+from cacheprof.store import profile_json
 profile = profile_json.loads(Path(sys.argv[1]).read_text(), where=sys.argv[1])
 t1 = time.perf_counter()
-from cacheprof.report_writer import write_report
+from cacheprof.render.writer import write_report
 # write_report imports its heavy modules lazily; import them first (when they exist) to time them apart.
 mods = {}
-for name in ("cacheprof.analysis", "cacheprof.charts", "cacheprof.report_render"):
+for name in ("cacheprof.analysis.profile_stats", "cacheprof.render.charts", "cacheprof.render.html"):
     m0 = time.perf_counter()
     try:
         __import__(name)
@@ -151,7 +151,7 @@ print(json.dumps({"load_s": t1 - t0, "import_s": t2 - t1, "write_s": t3 - t2, "r
 NO_REPORT_LAUNCHER = r"""
 import sys
 from cacheprof.commands import profile_cmd
-from cacheprof.profile_json import dumps
+from cacheprof.store.profile_json import dumps
 if not hasattr(profile_cmd, "write_outputs"):
     sys.exit(99)
 def write_outputs(profile, out):
@@ -216,7 +216,7 @@ def run_cacheprof(ctx: Path, work: Path, *, report: bool) -> dict[str, float]:
 
 EXIT_SNIPPET = r"""
 import sys, time, gc
-import cacheprof.analysis, cacheprof.charts
+import cacheprof.analysis.profile_stats, cacheprof.render.charts
 if sys.argv[1] == "freeze":
     gc.freeze()
 sys.stdout.write(repr(time.time()))
@@ -241,7 +241,7 @@ def exit_cost(reps: int = 5) -> dict[str, float]:
 
 
 def startup(reps: int = 7) -> dict[str, float]:
-    build_path = "import cacheprof.cli, cacheprof.session, docker"
+    build_path = "import cacheprof.cli, cacheprof.capture.session, docker"
     dwb = os.environ.get("PYTHONDONTWRITEBYTECODE", "")
     cmds: dict[str, tuple[list[str], dict[str, str] | None]] = {
         "python -c pass": ([PY, "-c", "pass"], None),
@@ -294,7 +294,7 @@ def importtime_top(args: list[str], n: int = 12) -> tuple[list[tuple[int, str]],
 
 IMPORT_CHECK = r"""
 import sys, json
-import cacheprof.cli, cacheprof.session, cacheprof.runner, cacheprof.driver
+import cacheprof.cli, cacheprof.capture.session, cacheprof.capture.runner, cacheprof.capture.driver
 import cacheprof.commands.profile_cmd
 print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {"pandas", "matplotlib", "numpy"})))
 """
@@ -303,7 +303,7 @@ print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {"pandas", "mat
 # are loaded when the first build starts (DockerDriver.build is wrapped; nothing else is changed).
 FIRST_BUILD_CHECK = r"""
 import sys, json
-from cacheprof import driver
+from cacheprof.capture import driver
 seen = {}
 orig = driver.DockerDriver.build
 def build(self, request):
@@ -339,7 +339,7 @@ def import_checks(tmp: Path) -> dict[str, object]:
         if line.startswith("AT_EXIT "):
             at_exit = json.loads(line[len("AT_EXIT "):])
     # Import cost of the build path (what `profile` imports before its first build, no report modules).
-    top_build, _ = importtime_top(["-c", "import cacheprof.cli, cacheprof.session, docker"])
+    top_build, _ = importtime_top(["-c", "import cacheprof.cli, cacheprof.capture.session, docker"])
     return {"after_import_build_modules": after_import, "profile_help_importtime_heavy": heavy_help,
             "at_first_build": first, "at_exit": at_exit, "first_build_rc": proc.returncode,
             "top_help": top_help, "top_build_path": top_build}
@@ -502,7 +502,7 @@ def main() -> int:
         ex_text = "?" if at_exit is None else (", ".join(at_exit) or "none")  # type: ignore[arg-type]
         print(f"  loaded when the first build starts (real profile run):      {fb_text}")
         print(f"  loaded at exit of that run (after the report):             {ex_text}")
-        print("  largest imports of the build path (`import cacheprof.cli, cacheprof.session, docker`), cumulative:")
+        print("  largest imports of the build path (`import cacheprof.cli, cacheprof.capture.session, docker`), cumulative:")
         for us, name in chk["top_build_path"][:10]:  # type: ignore[index]
             print(f"    {us / 1e6:6.3f} s  {name.strip()}")
         sys.stdout.flush()

@@ -65,7 +65,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--breakdown", action="store_true", help="also time each phase on its own")
     args = ap.parse_args()
-    from cacheprof.report_writer import write_report
+    from cacheprof.render.writer import write_report
 
     profile = synthetic_profile(args.scenarios, args.repeats, args.steps)
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,10 +79,10 @@ def main() -> None:
 
 
 def _breakdown(profile: Profile) -> None:
-    from cacheprof import profile_json
-    from cacheprof.analysis import analyze, steps_csv
-    from cacheprof.charts import build_charts, pick_build, render, timeline_figure
-    from cacheprof.report_render import render_html, render_markdown
+    from cacheprof.analysis.profile_stats import analyze, steps_csv
+    from cacheprof.render.charts import build_charts, pick_build, render, timeline_figure
+    from cacheprof.render.html import render_html, render_markdown
+    from cacheprof.store import profile_json
 
     def timed(label: str, fn):
         start = time.perf_counter()

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cacheprof.advice import COPY_BEFORE_INSTALL, EARLY_CACHE_BUST, find_problems, rewrite
-from cacheprof.build_context import context_fingerprint
+from cacheprof.advise.findings import COPY_BEFORE_INSTALL, EARLY_CACHE_BUST, find_problems, rewrite
 from cacheprof.cli import main
-from cacheprof.dockerfile_model import parse_text
+from cacheprof.context.build_context import context_fingerprint
+from cacheprof.dockerfile import parse_text
 from tests.conftest import FIXTURES
 
 APP = {"app/main.py": "print('hi')\n", "app/util.py": "X = 1\n"}

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from cacheprof.analysis import (
+from cacheprof.analysis.profile_stats import (
     STEP_COLUMNS,
     analyze,
     bootstrap_median_ci,

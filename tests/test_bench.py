@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from cacheprof.bench import BENCH_SCHEMA, load_suite, result_dict, write_result
-from cacheprof.bench_history import (
+from cacheprof.errors import InputFormatError, UsageError
+from cacheprof.store.bench_history import (
     BenchmarkResult,
     BenchResult,
     ScenarioResult,
     check_regressions,
     load_history,
 )
-from cacheprof.errors import InputFormatError, UsageError
-from cacheprof.profile_json import loads
+from cacheprof.store.bench_results import BENCH_SCHEMA, load_suite, result_dict, write_result
+from cacheprof.store.profile_json import loads
 
 from .conftest import DATA
 

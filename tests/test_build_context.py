@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cacheprof import build_context
-from cacheprof.build_context import (
+from cacheprof.context import build_context
+from cacheprof.context.build_context import (
     OUTSIDE_DOCKERFILE_PREFIX,
     TempContext,
     context_fingerprint,
@@ -21,8 +21,8 @@ from cacheprof.build_context import (
     make_tar,
     pick_edit_target,
 )
-from cacheprof.dockerfile_model import parse_text
-from cacheprof.dockerignore import DockerIgnore
+from cacheprof.context.dockerignore import DockerIgnore
+from cacheprof.dockerfile import parse_text
 from cacheprof.errors import UsageError
 
 

@@ -8,9 +8,9 @@ import xml.etree.ElementTree as ET
 import pytest
 from PIL import Image
 
-from cacheprof import charts
-from cacheprof.analysis import analyze
+from cacheprof.analysis.profile_stats import analyze
 from cacheprof.model import Build, Profile, Step, StepStatus
+from cacheprof.render import charts
 
 C, R, E = StepStatus.CACHED, StepStatus.RUN, StepStatus.ERROR
 # (stage, position, instruction, seconds when it runs)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from cacheprof.compare import (
+from cacheprof.analysis.compare import (
     compare_profiles,
     comparison_to_dict,
     paired_interval,
@@ -14,9 +14,9 @@ from cacheprof.compare import (
     t975,
     verdict,
 )
-from cacheprof.compare_report import all_charts, render_markdown, side_by_side_chart, side_interval
-from cacheprof.equivalence import compare_images
+from cacheprof.analysis.equivalence import compare_images
 from cacheprof.model import Build, Profile, Step, StepStatus
+from cacheprof.render.compare_report import all_charts, render_markdown, side_by_side_chart, side_interval
 
 
 def step(i: int, ins: str, status: str, d: float, stage: str = "0") -> Step:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cacheprof.dockerfile_model import load, parse_text
+from cacheprof.dockerfile import load, parse_text
 from cacheprof.errors import UsageError
 from cacheprof.scenarios import Kind, parse_build_arg, parse_scenario
 
@@ -100,7 +100,7 @@ def test_build_args():
 def test_resolve_status_is_not_a_pull():
     # Built with the same runtime descriptor the decoder uses: a FROM vertex with only a `resolve`
     # status (a digest lookup) stays a local base; a download status marks a pull.
-    from cacheprof.buildkit_proto import _status_response_class, decode_status
+    from cacheprof.steps.trace_proto import _status_response_class, decode_status
 
     cls = _status_response_class()
     msg = cls()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cacheprof.dockerignore import DockerIgnore, clean_path, read_patterns
+from cacheprof.context.dockerignore import DockerIgnore, clean_path, read_patterns
 from cacheprof.errors import UsageError
 
 

@@ -9,12 +9,13 @@ import xml.etree.ElementTree as ET
 import pytest
 from PIL import Image
 
-from cacheprof import charts, fast_timeline
-from cacheprof.analysis import analyze
-from cacheprof.compare import compare_profiles
-from cacheprof.compare_report import timelines
-from cacheprof.fast_timeline import Bar, Timeline
+from cacheprof.analysis.compare import compare_profiles
+from cacheprof.analysis.profile_stats import analyze
 from cacheprof.model import Build, Step, StepStatus
+from cacheprof.render import charts
+from cacheprof.render import timeline as fast_timeline
+from cacheprof.render.compare_report import timelines
+from cacheprof.render.timeline import Bar, Timeline
 from tests.test_charts import STEPS, assert_png, make_profile, svg_texts
 
 SVG_NS = "{http://www.w3.org/2000/svg}"

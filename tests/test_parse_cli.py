@@ -15,10 +15,10 @@ from click.testing import CliRunner
 from cacheprof.cli import main
 from cacheprof.logparse import parse_log
 from cacheprof.logparse.noise import clean, split_channel
-from cacheprof.profile_json import loads
+from cacheprof.store.profile_json import loads
 
 LOGS = Path(__file__).resolve().parent / "data" / "logs"
-SCHEMA_FILE = Path(__file__).resolve().parent.parent / "cacheprof" / "schemas" / "profile-v1.json"
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "cacheprof" / "store" / "schemas" / "profile-v1.json"
 ALL_LOGS = sorted(p.name for p in LOGS.iterdir() if p.suffix in (".log", ".md"))
 
 
@@ -250,7 +250,7 @@ def test_mutated_logs_never_raise_anything_but_a_format_error():
     import io
     import random
 
-    from cacheprof.dockerfile_model import load as load_dockerfile
+    from cacheprof.dockerfile import load as load_dockerfile
     from cacheprof.errors import InputFormatError
 
     streams = LOGS.parent / "streams"

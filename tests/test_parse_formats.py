@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cacheprof.dockerfile_model import load as load_dockerfile
+from cacheprof.dockerfile import load as load_dockerfile
 from cacheprof.logparse import Format, parse_log
 
 LOGS = Path(__file__).resolve().parent / "data" / "logs"

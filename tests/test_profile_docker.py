@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cacheprof.build_context import context_fingerprint
+from cacheprof.context.build_context import context_fingerprint
 
 pytestmark = pytest.mark.docker
 

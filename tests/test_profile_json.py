@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from cacheprof import profile_json
 from cacheprof.errors import InputFormatError
 from cacheprof.model import Build, EngineInfo, InternalVertex, Profile, Step, StepStatus
+from cacheprof.store import profile_json
 
 
 def sample() -> Profile:

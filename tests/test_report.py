@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cacheprof import profile_json
-from cacheprof.analysis import analyze
-from cacheprof.charts import Chart
+from cacheprof.analysis.profile_stats import analyze
 from cacheprof.cli import main
 from cacheprof.model import Build, EngineInfo, InternalVertex, Profile, Step, StepStatus
-from cacheprof.report_render import render_html, render_markdown
-from cacheprof.report_writer import write_report
+from cacheprof.render.charts import Chart
+from cacheprof.render.html import render_html, render_markdown
+from cacheprof.render.writer import write_report
+from cacheprof.store import profile_json
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 # Real profiles, each saved by a live `cacheprof profile` run beside its recorded engine streams.
@@ -136,12 +136,12 @@ def test_write_report_writes_every_file(tmp_path):
 
 
 def test_chart_failure_keeps_the_data(tmp_path, monkeypatch):
-    import cacheprof.charts
+    import cacheprof.render.charts
 
     def broken(*args, **kwargs):
         raise RuntimeError("renderer broke")
 
-    monkeypatch.setattr(cacheprof.charts, "build_charts", broken)
+    monkeypatch.setattr(cacheprof.render.charts, "build_charts", broken)
     with pytest.raises(RuntimeError):
         write_report(golden_profile(), tmp_path, workers=1)
     assert (tmp_path / "profile.json").is_file() and (tmp_path / "steps.csv").is_file()

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from cacheprof.analysis import analyze
+from cacheprof.analysis.profile_stats import analyze
 from cacheprof.model import Build, Profile, Step, StepStatus
-from cacheprof.report_writer import write_report
+from cacheprof.render.writer import write_report
 
 pytestmark = pytest.mark.browser
 

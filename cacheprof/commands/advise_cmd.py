@@ -14,14 +14,14 @@ from typing import Any
 
 import click
 
-from ..advice import ADVICE_SCHEMA, Finding, find_problems, finding_to_dict, rewrite
-from ..dockerfile_model import load as load_dockerfile
-from ..dockerfile_model import parse_text
+from ..advise.findings import ADVICE_SCHEMA, Finding, find_problems, finding_to_dict, rewrite
+from ..capture.runner import RunPlan
+from ..capture.session import check_edits, check_target, default_report_dir, resolve_paths
+from ..dockerfile import load as load_dockerfile
+from ..dockerfile import parse_text
 from ..errors import UsageError
 from ..model import Builder
-from ..runner import RunPlan
 from ..scenarios import Kind, Scenario, parse_build_arg, parse_scenario
-from ..session import check_edits, check_target, default_report_dir, resolve_paths
 from .compare_cmd import check_sources, measure_pair, parse_min_effect, raise_run_failures
 from .options import build_options
 
@@ -136,7 +136,7 @@ def advise(context: Path, dockerfile: Path | None, measure: bool, write_path: Pa
             sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
 
-    from ..compare import render_comparison_table
+    from ..analysis.compare import render_comparison_table
 
     after_model = parse_text(proposed, f"{df} (proposed)")
     check_sources(ctx, after_model, "proposed")

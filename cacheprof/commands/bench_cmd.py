@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
+from ..capture.session import ProfileOptions, machine_info, open_driver, plan_profile, reraise_after_writing, run_plan
 from ..errors import BuildFailedError, CacheprofError, UsageError
 from ..model import Profile
-from ..session import ProfileOptions, machine_info, open_driver, plan_profile, reraise_after_writing, run_plan
 
 
 def _ratio(value: str) -> float:
@@ -41,8 +41,8 @@ def _ratio(value: str) -> float:
 def bench(suite: Path, history_dir: Path, threshold: str, min_seconds: float, window: int,
           docker_host: str | None, fmt: str, quiet: bool) -> None:
     """Run the benchmarks of SUITE.toml, save the result in --history, and compare with earlier runs."""
-    from ..bench import load_suite, new_run_id, result_dict, write_result
-    from ..bench_history import check_regressions, comparable_runs, load_history, result_from_dict
+    from ..store.bench_history import check_regressions, comparable_runs, load_history, result_from_dict
+    from ..store.bench_results import load_suite, new_run_id, result_dict, write_result
 
     ratio = _ratio(threshold)
     benchmarks = load_suite(suite)
@@ -76,7 +76,7 @@ def bench(suite: Path, history_dir: Path, threshold: str, min_seconds: float, wi
     data = result_dict(run_id=run_id, created=created, suite=suite, machine=machine_info(), engine=engine,
                        profiles=profiles)
     path = write_result(history_dir, stamp, data)
-    from ..session import write_outputs
+    from ..capture.session import write_outputs
 
     for name, p in profiles.items():
         write_outputs(p, reports / name)

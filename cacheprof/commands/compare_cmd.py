@@ -10,14 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..build_context import DOCKERIGNORE, OUTSIDE_DOCKERFILE_PREFIX, matching_files
-from ..dockerfile_model import DockerfileModel
-from ..dockerfile_model import load as load_dockerfile
-from ..errors import BuildFailedError, UsageError
-from ..model import Builder, Profile
-from ..runner import Runner, RunPlan
-from ..scenarios import parse_build_arg, parse_scenario
-from ..session import (
+from ..capture.runner import Runner, RunPlan
+from ..capture.session import (
     check_edits,
     check_target,
     default_report_dir,
@@ -27,10 +21,16 @@ from ..session import (
     run_interleaved,
     write_outputs,
 )
+from ..context.build_context import DOCKERIGNORE, OUTSIDE_DOCKERFILE_PREFIX, matching_files
+from ..dockerfile import DockerfileModel
+from ..dockerfile import load as load_dockerfile
+from ..errors import BuildFailedError, UsageError
+from ..model import Builder, Profile
+from ..scenarios import parse_build_arg, parse_scenario
 from .options import build_options
 
 if TYPE_CHECKING:
-    from ..compare import Comparison
+    from ..analysis.compare import Comparison
 
 
 def parse_min_effect(text: str) -> tuple[float, float]:
@@ -92,8 +92,8 @@ def compare(before: Path, after: Path, context: Path | None, scenarios: tuple[st
             build_args: tuple[str, ...], target: str | None, docker_host: str | None, min_effect: str,
             check_equivalent: bool, fmt: str, out_dir: Path | None, quiet: bool) -> None:
     """Measure BEFORE and AFTER Dockerfiles side by side and say which is faster, per scenario."""
-    from ..compare import render_comparison_table
-    from ..session import resolve_paths
+    from ..analysis.compare import render_comparison_table
+    from ..capture.session import resolve_paths
 
     ratio, seconds = parse_min_effect(min_effect)
     before_model, after_model = _load(before, "BEFORE"), _load(after, "AFTER")
@@ -135,7 +135,7 @@ def measure_pair(plans: dict[str, RunPlan], *, docker_host: str | None, quiet: b
     Shared by `compare` and `advise --measure`. The failure that stopped the run early, if any, is
     returned rather than raised: show the results, then call `raise_run_failures`.
     """
-    from ..compare import compare_profiles, comparison_to_dict
+    from ..analysis.compare import compare_profiles, comparison_to_dict
 
     driver = open_driver(docker_host)
 
@@ -175,8 +175,8 @@ def _final_image(runner: Runner) -> str | None:
 def check_images(driver: Any, runners: dict[str, Runner]) -> dict[str, Any]:
     import hashlib
 
-    from ..dockerignore import DockerIgnore
-    from ..equivalence import compare_images
+    from ..analysis.equivalence import compare_images
+    from ..context.dockerignore import DockerIgnore
 
     images = {side: _final_image(r) for side, r in runners.items()}
     if not all(images.values()):
@@ -220,6 +220,6 @@ def write_compare_outputs(out: Path, profiles: dict[str, Profile], comparison: A
         raise UsageError(f"cannot write the report folder {out}: {e.strerror}; pass a writable --out") from None
     for side, profile in profiles.items():
         write_outputs(profile, out / side)
-    from ..compare_report import write_compare_report
+    from ..render.compare_report import write_compare_report
 
     write_compare_report(out, comparison)

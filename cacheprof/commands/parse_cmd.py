@@ -33,7 +33,7 @@ def parse(logfile: str, dockerfile: Path | None, fmt: str, fmt_in: str | None) -
     removed. A log of several builds gives one build record each (build-1, build-2, ...); lines
     prefixed `service  | ` (docker compose) are parsed per service, named after it. Exit 0 when the log
     was read (whatever the builds did), 2 when it holds no build or cannot be read."""
-    from ..dockerfile_model import load as load_dockerfile
+    from ..dockerfile import load as load_dockerfile
     from ..logparse import parse_log, parse_recording, recording_engine, to_profile
 
     model = load_dockerfile(dockerfile) if dockerfile is not None else None
@@ -47,11 +47,11 @@ def parse(logfile: str, dockerfile: Path | None, fmt: str, fmt_in: str | None) -
         result = parse_log(Path(logfile), model, fmt_in)
     profile = to_profile(result, model, logfile, engine)
     if fmt == "json":
-        from ..profile_json import dumps
+        from ..store.profile_json import dumps
 
         sys.stdout.write(dumps(profile))
         return
-    from ..render_table import render_profile
+    from ..render.table import render_profile
 
     # render_profile heads its table with the Dockerfile; a parsed log names the log instead.
     table = render_profile(profile).split("\n", 1)[1]

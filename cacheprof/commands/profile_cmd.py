@@ -7,9 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import BuildFailedError
-from ..model import Builder
-from ..session import (
+from ..capture.session import (
     ProfileOptions,
     default_report_dir,
     open_driver,
@@ -18,6 +16,8 @@ from ..session import (
     run_plan,
     write_outputs,
 )
+from ..errors import BuildFailedError
+from ..model import Builder
 from .options import build_options
 
 
@@ -58,11 +58,11 @@ def profile(context: Path, dockerfile: Path | None, scenarios: tuple[str, ...], 
         driver.close()
     written = write_outputs(profile_data, out)
     if fmt == "json":
-        from ..profile_json import dumps
+        from ..store.profile_json import dumps
 
         sys.stdout.write(dumps(profile_data))
     else:
-        from ..render_table import render_profile
+        from ..render.table import render_profile
 
         sys.stdout.write(render_profile(profile_data))
         click.echo(f"report written to {out}/ ({len(written)} files)", err=True)

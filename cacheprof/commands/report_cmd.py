@@ -15,8 +15,8 @@ from ..errors import InputFormatError, UsageError
               help="Folder to write the report into. Default: the folder holding PROFILE.json.")
 def report(profile_path: Path, out_dir: Path | None) -> None:
     """Render report.html, report.md, charts and steps.csv from a saved profile.json."""
-    from .. import profile_json
-    from ..report_writer import write_report
+    from ..render.writer import write_report
+    from ..store import profile_json
 
     # Our own checks (not click.Path(exists=True)) so every bad input is one line and exit 2.
     if not profile_path.is_file():

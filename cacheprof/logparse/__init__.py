@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
-from ..dockerfile_model import DockerfileModel
+from ..dockerfile import DockerfileModel
 from ..errors import InputFormatError, UsageError
 from ..model import Build, Builder, EngineInfo, Profile
 from .base import Matcher, ParsedBuild, Parser
@@ -307,7 +307,7 @@ def parse_recording(directory: Path, model: DockerfileModel | None = None) -> Pa
 
 
 def _empty(builder: Builder | None) -> ParsedBuild:
-    from ..steps_common import BuildOutcome
+    from ..steps.common import BuildOutcome
 
     outcome = BuildOutcome(ok=False, error="the recorded stream holds no build output", steps=(), internal=(),
                            image_id=None, complete=False, started=None, finished=None)

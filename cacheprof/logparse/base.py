@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from ..dockerfile_model import DockerfileModel
+from ..dockerfile import DockerfileModel
 from ..model import Builder, InternalVertex, Step
-from ..steps_common import BuildOutcome
+from ..steps.common import BuildOutcome
 from .detect import Format
 
 # A regex's bound `match`: the line loop calls it on raw lines without entering Python code.

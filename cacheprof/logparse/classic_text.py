@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 
-from ..dockerfile_model import DockerfileModel
+from ..dockerfile import DockerfileModel
 from ..model import Builder
-from ..steps_classic import ClassicAssembler
+from ..steps.classic import ClassicAssembler
 from .base import Emit, Matcher, ParsedBuild, ParserBase
 from .detect import Format
 

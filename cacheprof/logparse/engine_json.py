@@ -15,14 +15,14 @@ import math
 import re
 from typing import Any
 
-from ..buildkit_proto import decode_trace_aux
-from ..dockerfile_model import DockerfileModel
-from ..driver import ARRIVAL_KEY
+from ..capture.driver import ARRIVAL_KEY
+from ..dockerfile import DockerfileModel
 from ..errors import InputFormatError
 from ..model import Builder
-from ..steps_buildkit import BuildKitAssembler
-from ..steps_classic import ClassicAssembler
-from ..steps_common import strip_ansi
+from ..steps.buildkit import BuildKitAssembler
+from ..steps.classic import ClassicAssembler
+from ..steps.common import strip_ansi
+from ..steps.trace_proto import decode_trace_aux
 from .base import Emit, ParsedBuild, ParserBase, load_json
 from .detect import Format
 

@@ -18,10 +18,10 @@ import math
 import re
 from dataclasses import dataclass
 
-from ..buildkit_proto import VertexUpdate
-from ..dockerfile_model import DockerfileModel
+from ..dockerfile import DockerfileModel
 from ..model import Builder
-from ..steps_buildkit import BuildKitAssembler
+from ..steps.buildkit import BuildKitAssembler
+from ..steps.trace_proto import VertexUpdate
 from .base import BUILDKIT_FAILURE, Emit, ParsedBuild, ParserBase, failure_text, pick_error, untimed
 from .detect import Format
 

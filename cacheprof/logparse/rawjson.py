@@ -12,10 +12,10 @@ import calendar
 import re
 from typing import Any
 
-from ..buildkit_proto import VertexUpdate
-from ..dockerfile_model import DockerfileModel
+from ..dockerfile import DockerfileModel
 from ..model import Builder
-from ..steps_buildkit import BuildKitAssembler
+from ..steps.buildkit import BuildKitAssembler
+from ..steps.trace_proto import VertexUpdate
 from .base import BUILDKIT_FAILURE, Emit, ParsedBuild, ParserBase, failure_text, load_json, pick_error
 from .detect import RAWJSON_KEYS, Format
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .analysis import Analysis, fmt_count
+from ..analysis.profile_stats import Analysis, fmt_count
+from ..model import Profile
 from .charts import Chart
-from .model import Profile
 
 _DASH = "\u2013"  # en dash: no value
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import EngineError, EngineUnreachableError, InputFormatError, UsageError
-from .model import Builder, EngineInfo
+from ..errors import EngineError, EngineUnreachableError, InputFormatError, UsageError
+from ..model import Builder, EngineInfo
 
 Event = tuple[float, dict[str, Any]]
 ARRIVAL_KEY = "_t"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .model import Build, Profile, Step, StepStatus
+from ..model import Build, Profile, Step, StepStatus
 
 # A step's identity across builds: (stage, position).
 StepKey = tuple[str, int]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .model import Build, Profile
-from .profile_json import scenario_summary
+from ..model import Build, Profile
+from ..store.profile_json import scenario_summary
 
 
 def _secs(x: float | None) -> str:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .bench import BENCH_SCHEMA
-from .errors import InputFormatError
+from ..errors import InputFormatError
+from .bench_results import BENCH_SCHEMA
 from .profile_json import profile_from_dict
 
 

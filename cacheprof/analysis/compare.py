@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from .model import Build, Profile, Step, StepStatus
+from ..model import Build, Profile, Step, StepStatus
 
 COMPARE_SCHEMA = "cacheprof/compare/v1"
 

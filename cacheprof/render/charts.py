@@ -25,9 +25,9 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from .analysis import Analysis, fmt_s, step_seconds, truncate
-from .fast_timeline import Bar, Timeline
-from .model import Build, Profile
+from ..analysis.profile_stats import Analysis, fmt_s, step_seconds, truncate
+from ..model import Build, Profile
+from .timeline import Bar, Timeline
 
 STATUS_COLORS = {"CACHED": "#4caf50", "RUN": "#ff9800", "ERROR": "#e53935"}
 MISSING_COLOR = "#d0d0d0"

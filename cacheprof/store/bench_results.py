@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
-from .model import Builder, Profile
+from ..errors import UsageError
+from ..model import Builder, Profile
 from .profile_json import profile_to_dict, scenario_summary
 
 BENCH_SCHEMA = "cacheprof/bench/v1"

@@ -6,9 +6,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
-from .model import Build
-from .runner import Reporter
-from .steps_common import StepEvent
+from ..capture.runner import Reporter
+from ..model import Build
+from ..steps.common import StepEvent
 
 _STYLE = {"CACHED": "green", "RUN": "yellow", "ERROR": "bold red"}
 

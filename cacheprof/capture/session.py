@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .build_context import default_edit_globs, matching_files
-from .dockerfile_model import DockerfileModel
-from .dockerfile_model import load as load_dockerfile
+from ..context.build_context import default_edit_globs, matching_files
+from ..dockerfile import DockerfileModel
+from ..dockerfile import load as load_dockerfile
+from ..errors import CacheprofError, EngineError, Interrupted, UsageError
+from ..model import Build, Builder, Profile
+from ..scenarios import Kind, Scenario, parse_build_arg, parse_scenario
 from .driver import DockerDriver, Driver, ReplayDriver
-from .errors import CacheprofError, EngineError, Interrupted, UsageError
-from .model import Build, Builder, Profile
 from .runner import Reporter, Runner, RunPlan
-from .scenarios import Kind, Scenario, parse_build_arg, parse_scenario
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def run_plan(driver: Driver, plan: RunPlan, *, quiet: bool = False, record_dir: 
     """Run every build of the plan. Returns the profile and the failure that stopped it early, if any:
     what was measured before a failure or Ctrl-C is kept, and the images are cleaned up either way."""
     if reporter is None:
-        from .progress import LiveProgress
+        from ..render.progress import LiveProgress
 
         reporter = LiveProgress(quiet=quiet)
     runner = Runner(driver, plan, reporter, record_dir)
@@ -140,14 +140,14 @@ def default_report_dir(context: Path, root: Path = Path("reports")) -> Path:
 
 def write_outputs(profile: Profile, out: Path) -> list[Path]:
     """Write profile.json first (the data, before the report stack is even imported), then the report."""
-    from .profile_json import dumps
+    from ..store.profile_json import dumps
 
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / "profile.json").write_text(dumps(profile))
     except OSError as e:
         raise UsageError(f"cannot write the report folder {out}: {e.strerror}; pass a writable --out") from None
-    from .report_writer import write_report
+    from ..render.writer import write_report
 
     return [out / "profile.json", *write_report(profile, out, write_profile=False)]
 
@@ -174,7 +174,7 @@ def run_interleaved(
     (the first side alternating by round), so machine drift and order effects hit every side alike.
     `after_rounds(runners)` runs before the images are removed (e.g. to compare the final images).
     Returns the profiles, the failure that stopped the run, if any, and what `after_rounds` returned."""
-    from .progress import LiveProgress
+    from ..render.progress import LiveProgress
 
     live = LiveProgress(quiet=quiet)
     runners = {side: Runner(driver, plan, _SideReporter(live, side.upper())) for side, plan in plans.items()}

@@ -14,14 +14,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .build_context import TempContext, make_tar
-from .dockerfile_model import DockerfileModel
+from ..context.build_context import TempContext, make_tar
+from ..dockerfile import DockerfileModel
+from ..model import Build, Builder
+from ..scenarios import Kind, Scenario
+from ..steps.buildkit import BuildKitAssembler
+from ..steps.classic import ClassicAssembler
+from ..steps.common import BuildOutcome, ProgressCallback
 from .driver import LOST_ENGINE, BuildRequest, Driver, EngineConnectionLost, StreamRecorder
-from .model import Build, Builder
-from .scenarios import Kind, Scenario
-from .steps_buildkit import BuildKitAssembler
-from .steps_classic import ClassicAssembler
-from .steps_common import BuildOutcome, ProgressCallback
 
 TAG_REPO = "cacheprof"
 

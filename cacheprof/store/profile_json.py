@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from .errors import InputFormatError
-from .model import PROFILE_SCHEMA, Build, EngineInfo, InternalVertex, Profile, Step, StepStatus
+from ..errors import InputFormatError
+from ..model import PROFILE_SCHEMA, Build, EngineInfo, InternalVertex, Profile, Step, StepStatus
 
 
 def scenario_summary(profile: Profile) -> dict[str, dict[str, Any]]:

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .dockerfile_model import DockerfileModel
-from .model import Step, StepStatus
-from .steps_common import BuildOutcome, ProgressCallback, StepEvent, strip_ansi
+from ..dockerfile import DockerfileModel
+from ..model import Step, StepStatus
+from .common import BuildOutcome, ProgressCallback, StepEvent, strip_ansi
 
 STEP_RE = re.compile(r"^Step (\d+)(?:/(\d+))? : (.*)$")
 CLOSE_RE = re.compile(r"^ ---> ([0-9a-f]{6,64})?\s*$")

@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .buildkit_proto import VertexUpdate, decode_trace_aux
-from .dockerfile_model import DockerfileModel
-from .model import InternalVertex, Step, StepStatus
-from .steps_common import BuildOutcome, ProgressCallback, StepEvent, strip_ansi
+from ..dockerfile import DockerfileModel
+from ..model import InternalVertex, Step, StepStatus
+from .common import BuildOutcome, ProgressCallback, StepEvent, strip_ansi
+from .trace_proto import VertexUpdate, decode_trace_aux
 
 # `[ 4/13] RUN …`, `[stage-0 4/5] COPY …`, `[build  2/3] …`
 NAME_RE = re.compile(r"^\[(?:([^\s\]]+)\s+)?\s*(\d+)/(\d+)\]\s+(.*)$", re.DOTALL)

@@ -22,9 +22,9 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from .build_context import DOCKERIGNORE, pick_edit_target, resolve_context, walk_context
-from .dockerfile_model import DockerfileModel, Instruction, Stage
-from .dockerignore import DockerIgnore, clean_path
+from ..context.build_context import DOCKERIGNORE, pick_edit_target, resolve_context, walk_context
+from ..context.dockerignore import DockerIgnore, clean_path
+from ..dockerfile import DockerfileModel, Instruction, Stage
 
 ADVICE_SCHEMA = "cacheprof/advice/v1"
 COPY_BEFORE_INSTALL = "copy-before-install"

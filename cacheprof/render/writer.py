@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import profile_json
-from .model import Profile
+from ..model import Profile
+from ..store import profile_json
 
 
 def write_report(
@@ -19,9 +19,9 @@ def write_report(
     Returns the paths written, in order.
     """
     # Imported here: pandas and matplotlib load only when a report is made.
-    from .analysis import analyze, steps_csv
+    from ..analysis.profile_stats import analyze, steps_csv
     from .charts import build_charts
-    from .report_render import render_html, render_markdown
+    from .html import render_html, render_markdown
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ import base64
 import html
 from pathlib import Path
 
-from .compare import Comparison, ScenarioComparison
+from ..analysis.compare import Comparison, ScenarioComparison
 
 
 def most_telling(c: Comparison) -> ScenarioComparison | None:
@@ -20,7 +20,7 @@ def side_interval(runs: tuple[float, ...]) -> tuple[float, float] | None:
     """Student-t 95% interval of one side's mean seconds (None with fewer than 2 rounds)."""
     import statistics
 
-    from .compare import t975
+    from ..analysis.compare import t975
 
     if len(runs) < 2:
         return None

@@ -22,11 +22,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO
 
+from ..errors import UsageError
 from .dockerignore import DockerIgnore, clean_path
-from .errors import UsageError
 
 if TYPE_CHECKING:
-    from .dockerfile_model import DockerfileModel
+    from ..dockerfile import DockerfileModel
 
 DOCKERIGNORE = ".dockerignore"
 OUTSIDE_DOCKERFILE_PREFIX = ".cacheprof-Dockerfile-"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from .errors import InputFormatError
+from ..errors import InputFormatError
 
 
 @cache
