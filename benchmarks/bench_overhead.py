@@ -502,7 +502,7 @@ def main() -> int:
         ex_text = "?" if at_exit is None else (", ".join(at_exit) or "none")  # type: ignore[arg-type]
         print(f"  loaded when the first build starts (real profile run):      {fb_text}")
         print(f"  loaded at exit of that run (after the report):             {ex_text}")
-        print("  largest imports of the build path (`import cacheprof.cli, cacheprof.capture.session, docker`), cumulative:")
+        print("  largest imports of the build path (cacheprof.cli, cacheprof.capture.session, docker), cumulative:")
         for us, name in chk["top_build_path"][:10]:  # type: ignore[index]
             print(f"    {us / 1e6:6.3f} s  {name.strip()}")
         sys.stdout.flush()

@@ -6,8 +6,17 @@ arrival of stream messages for the classic builder. `None` where a source carrie
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import UsageError
+
+if TYPE_CHECKING:
+    from .dockerfile import DockerfileModel
 
 PROFILE_SCHEMA = "cacheprof/profile/v1"
 
@@ -123,3 +132,123 @@ class Profile:
         for b in self.builds:
             seen.setdefault(b.scenario, None)
         return tuple(seen)
+
+
+# --- Scenarios: `cold`, `warm`, `edit:<glob>`, `arg:<NAME>=<VALUE>`.
+
+ARG_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Kind(StrEnum):
+    COLD = "cold"
+    WARM = "warm"
+    EDIT = "edit"
+    ARG = "arg"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    kind: Kind
+    glob: str | None = None
+    arg_name: str | None = None
+    arg_value: str | None = None
+
+    @property
+    def name(self) -> str:
+        if self.kind is Kind.EDIT:
+            return f"edit:{self.glob}"
+        if self.kind is Kind.ARG:
+            return f"arg:{self.arg_name}={self.arg_value}"
+        return str(self.kind)
+
+
+def parse_scenario(spec: str) -> Scenario:
+    s = spec.strip()
+    if s == "cold":
+        return Scenario(Kind.COLD)
+    if s == "warm":
+        return Scenario(Kind.WARM)
+    if s.startswith("edit:"):
+        glob = s[5:].strip()
+        if not glob:
+            raise UsageError("scenario 'edit:' needs a glob of files to change, e.g. edit:src/*.py")
+        if glob.startswith("/") or ".." in glob.split("/"):
+            raise UsageError(f"scenario {spec!r}: the glob must be relative to the context, inside it")
+        return Scenario(Kind.EDIT, glob=glob)
+    if s.startswith("arg:"):
+        body = s[4:]
+        name, sep, value = body.partition("=")
+        if not sep or not ARG_NAME_RE.match(name):
+            raise UsageError(f"scenario {spec!r}: write it as arg:NAME=VALUE, e.g. arg:VERSION=2")
+        return Scenario(Kind.ARG, arg_name=name, arg_value=value)
+    raise UsageError(
+        f"unknown scenario {spec!r}; use cold, warm, edit:<glob> or arg:<NAME>=<VALUE>"
+    )
+
+
+def parse_build_arg(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not ARG_NAME_RE.match(name):
+        raise UsageError(f"--build-arg {text!r}: write it as NAME=VALUE")
+    return name, value
+
+
+# --- What a build produced, and its live progress events.
+
+@dataclass(frozen=True)
+class StepEvent:
+    """A live progress event: a step started (`status` None) or finished (`status` set)."""
+
+    stage: str
+    position: int
+    instruction: str
+    status: str | None
+    duration_s: float | None = None
+
+
+ProgressCallback = Callable[[StepEvent], None]
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    ok: bool
+    error: str | None
+    steps: tuple[Step, ...]
+    internal: tuple[InternalVertex, ...]
+    image_id: str | None
+    complete: bool
+    started: float | None
+    finished: float | None
+    # The classic builder's step images (short IDs, FROM excluded). Those that did not exist before the
+    # build are what it created, also when a cached step was restored from --cache-from history.
+    created_images: tuple[str, ...] = ()
+
+
+# --- What to run, and who hears about it.
+
+@dataclass(frozen=True)
+class RunPlan:
+    context: Path
+    dockerfile: Path
+    model: DockerfileModel
+    builder: Builder
+    scenarios: tuple[Scenario, ...]
+    repeat: int = 1
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    # Keeps two runs' tags apart (compare runs BEFORE and AFTER side by side).
+    namespace: str = "run"
+    # Take cache only from this run's own earlier builds. The classic builder otherwise reuses the
+    # newest matching layer of any image: after AFTER's build, BEFORE's shared first steps would land on
+    # AFTER's layers and miss everything after them.
+    own_cache_only: bool = False
+
+
+class Reporter:
+    """Receives progress; the default does nothing (the CLI passes a live display)."""
+
+    def build_started(self, scenario: str, repeat: int, number: int, total: int) -> None: ...
+
+    def build_finished(self, build: Build) -> None: ...
+
+    step: ProgressCallback | None = None

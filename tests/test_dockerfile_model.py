@@ -6,7 +6,7 @@ import pytest
 
 from cacheprof.dockerfile import load, parse_text
 from cacheprof.errors import UsageError
-from cacheprof.scenarios import Kind, parse_build_arg, parse_scenario
+from cacheprof.model import Kind, parse_build_arg, parse_scenario
 
 MULTI = """\
 ARG BASE=busybox:1.36

@@ -59,12 +59,10 @@ def test_interleaved_rounds_alternate_which_side_goes_first(tmp_path):
     # Real recorded warm build, played four times: two rounds of BEFORE and AFTER.
     import shutil
 
-    from cacheprof.capture.driver import ReplayDriver
-    from cacheprof.capture.runner import RunPlan
-    from cacheprof.capture.session import run_interleaved
+    from cacheprof.capture.compare_run import run_interleaved
+    from cacheprof.capture.replay import ReplayDriver
     from cacheprof.dockerfile import load
-    from cacheprof.model import Builder
-    from cacheprof.scenarios import parse_scenario
+    from cacheprof.model import Builder, RunPlan, parse_scenario
 
     source = DATA / "streams" / "buildkit-python-app"
     rec = tmp_path / "rec"

@@ -1,8 +1,7 @@
 """Drivers run builds and hand back the engine's raw stream, message by message, with arrival times.
 
 `DockerDriver` talks to a real engine through the docker SDK (the only module that imports `docker`);
-`ReplayDriver` plays recorded streams back, so the whole CLI runs without a daemon in unit tests.
-A recording is JSON lines: each Engine API message with the arrival time added as `"_t"`.
+`ReplayDriver` (replay.py) plays recorded streams back, so the whole CLI runs without a daemon in unit tests.
 """
 
 from __future__ import annotations
@@ -11,14 +10,12 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import EngineError, EngineUnreachableError, InputFormatError, UsageError
+from ..errors import EngineError, EngineUnreachableError, UsageError
 from ..model import Builder, EngineInfo
+from ..steps.common import Event
 
-Event = tuple[float, dict[str, Any]]
-ARRIVAL_KEY = "_t"
 LOST_ENGINE = "lost the Docker engine"
 
 
@@ -43,6 +40,10 @@ class Driver(Protocol):
     def remove_image(self, ref: str) -> bool | None: ...
 
     def image_ids(self) -> set[str]: ...
+
+    def image_config(self, image: str) -> dict[str, Any]: ...
+
+    def image_files(self, image: str) -> dict[str, tuple[str, int, str]]: ...
 
     def close(self) -> None: ...
 
@@ -258,86 +259,3 @@ def _short(e: BaseException) -> str:
             return reason.lower()
     first = text.splitlines()[0] if text else type(e).__name__
     return first if len(first) <= 160 else first[:157] + "..."
-
-
-class StreamRecorder:
-    """Writes one build's events as JSON lines while they arrive (so a crash keeps what came)."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = path.open("w", encoding="utf-8")
-
-    def write(self, event: Event) -> None:
-        arrival, message = event
-        self._fh.write(json.dumps({**message, ARRIVAL_KEY: arrival}) + "\n")
-        self._fh.flush()
-
-    def close(self) -> None:
-        self._fh.close()
-
-
-def read_recording(path: Path) -> Iterator[Event]:
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                message = json.loads(line)
-            except json.JSONDecodeError:
-                raise InputFormatError(f"{path}:{n}: not a JSON line of a cacheprof recording") from None
-            arrival = message.pop(ARRIVAL_KEY, None)
-            yield (float(arrival) if arrival is not None else 0.0), message
-
-
-class ReplayDriver:
-    """Plays back recordings made with `cacheprof profile --record DIR`, in build order.
-
-    The recording directory holds `builds.jsonl` (one line per build: file name and the request's
-    builder / nocache / args) and one stream file per build.
-    """
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        index = directory / "builds.jsonl"
-        if not index.is_file():
-            raise UsageError(f"{directory}: no builds.jsonl; record one with `cacheprof profile --record DIR`")
-        self._entries = [json.loads(x) for x in index.read_text().splitlines() if x.strip()]
-        meta_file = directory / "engine.json"
-        meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
-        self._engine = EngineInfo(
-            version=str(meta.get("version", "replay")),
-            api_version=str(meta.get("api_version", "")),
-            os=str(meta.get("os", "")),
-            arch=str(meta.get("arch", "")),
-            host=f"replay:{directory}",
-        )
-        self._next = 0
-        self.requests: list[BuildRequest] = []
-
-    def engine_info(self) -> EngineInfo:
-        return self._engine
-
-    def build(self, request: BuildRequest) -> Iterator[Event]:
-        if self._next >= len(self._entries):
-            raise UsageError(f"{self.directory}: the recording holds {len(self._entries)} builds; asked for more")
-        entry = self._entries[self._next]
-        self._next += 1
-        self.requests.append(request)
-        if entry.get("builder") and entry["builder"] != str(request.builder):
-            raise UsageError(
-                f"{self.directory}: build {self._next} was recorded with {entry['builder']}, "
-                f"replayed as {request.builder}"
-            )
-        yield from read_recording(self.directory / entry["stream"])
-        if entry.get("lost_engine"):
-            raise EngineConnectionLost(entry["lost_engine"])
-
-    def remove_image(self, ref: str) -> bool | None:
-        return True
-
-    def image_ids(self) -> set[str]:
-        return set()
-
-    def close(self) -> None:
-        pass

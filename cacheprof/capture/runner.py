@@ -11,17 +11,15 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..context.build_context import TempContext, make_tar
 from ..dockerfile import DockerfileModel
-from ..model import Build, Builder
-from ..scenarios import Kind, Scenario
+from ..model import Build, Builder, BuildOutcome, Kind, ProgressCallback, Reporter, RunPlan, Scenario
 from ..steps.buildkit import BuildKitAssembler
 from ..steps.classic import ClassicAssembler
-from ..steps.common import BuildOutcome, ProgressCallback
-from .driver import LOST_ENGINE, BuildRequest, Driver, EngineConnectionLost, StreamRecorder
+from .driver import LOST_ENGINE, BuildRequest, Driver, EngineConnectionLost
+from .replay import StreamRecorder
 
 TAG_REPO = "cacheprof"
 
@@ -35,34 +33,6 @@ class BuildInterrupted(KeyboardInterrupt):
     def __init__(self, build: Build) -> None:
         super().__init__()
         self.build = build
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    context: Path
-    dockerfile: Path
-    model: DockerfileModel
-    builder: Builder
-    scenarios: tuple[Scenario, ...]
-    repeat: int = 1
-    build_args: dict[str, str] = field(default_factory=dict)
-    target: str | None = None
-    # Keeps two runs' tags apart (compare runs BEFORE and AFTER side by side).
-    namespace: str = "run"
-    # Take cache only from this run's own earlier builds. The classic builder otherwise reuses the
-    # newest matching layer of any image: after AFTER's build, BEFORE's shared first steps would land on
-    # AFTER's layers and miss everything after them.
-    own_cache_only: bool = False
-
-
-class Reporter:
-    """Receives progress; the default does nothing (the CLI passes a live display)."""
-
-    def build_started(self, scenario: str, repeat: int, number: int, total: int) -> None: ...
-
-    def build_finished(self, build: Build) -> None: ...
-
-    step: ProgressCallback | None = None
 
 
 def assemble(

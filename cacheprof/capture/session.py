@@ -9,20 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..context.build_context import default_edit_globs, matching_files
 from ..dockerfile import DockerfileModel
 from ..dockerfile import load as load_dockerfile
 from ..errors import CacheprofError, EngineError, Interrupted, UsageError
-from ..model import Build, Builder, Profile
-from ..scenarios import Kind, Scenario, parse_build_arg, parse_scenario
-from .driver import DockerDriver, Driver, ReplayDriver
-from .runner import Reporter, Runner, RunPlan
+from ..model import Build, Builder, Kind, Profile, Reporter, RunPlan, Scenario, parse_build_arg, parse_scenario
+from .driver import DockerDriver, Driver
+from .replay import ReplayDriver
+from .runner import Runner
 
 
 @dataclass(frozen=True)
@@ -132,81 +129,6 @@ def run_plan(driver: Driver, plan: RunPlan, *, quiet: bool = False, record_dir: 
     return make_profile(plan, driver, runner.builds), failure
 
 
-def default_report_dir(context: Path, root: Path = Path("reports")) -> Path:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", context.resolve().name) or "context"
-    return root / f"{stamp}-{name}"
-
-
-def write_outputs(profile: Profile, out: Path) -> list[Path]:
-    """Write profile.json first (the data, before the report stack is even imported), then the report."""
-    from ..store.profile_json import dumps
-
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "profile.json").write_text(dumps(profile))
-    except OSError as e:
-        raise UsageError(f"cannot write the report folder {out}: {e.strerror}; pass a writable --out") from None
-    from ..render.writer import write_report
-
-    return [out / "profile.json", *write_report(profile, out, write_profile=False)]
-
-
-class _SideReporter(Reporter):
-    """Prefixes progress with the side (BEFORE/AFTER) of a comparison."""
-
-    def __init__(self, inner: Reporter, side: str) -> None:
-        self.inner, self.side = inner, side
-        self.step = inner.step
-
-    def build_started(self, scenario: str, repeat: int, number: int, total: int) -> None:
-        self.inner.build_started(f"{self.side} {scenario}", repeat, number, total)
-
-    def build_finished(self, build: Build) -> None:
-        self.inner.build_finished(build)
-
-
-def run_interleaved(
-    driver: Driver, plans: dict[str, RunPlan], *, quiet: bool = False, rounds: int = 1,
-    after_rounds: Callable[[dict[str, Runner]], dict[str, Any]] | None = None,
-) -> tuple[dict[str, Profile], BaseException | None, dict[str, Any]]:
-    """Run several plans' scenarios interleaved: round by round, scenario by scenario, each side in turn
-    (the first side alternating by round), so machine drift and order effects hit every side alike.
-    `after_rounds(runners)` runs before the images are removed (e.g. to compare the final images).
-    Returns the profiles, the failure that stopped the run, if any, and what `after_rounds` returned."""
-    from ..render.progress import LiveProgress
-
-    live = LiveProgress(quiet=quiet)
-    runners = {side: Runner(driver, plan, _SideReporter(live, side.upper())) for side, plan in plans.items()}
-    failure: BaseException | None = None
-    extra: dict[str, Any] = {}
-    total = sum(len(p.scenarios) for p in plans.values()) * rounds
-    n = 0
-    try:
-        try:
-            scenarios = list(dict.fromkeys(s for p in plans.values() for s in p.scenarios))
-            for repeat in range(1, rounds + 1):
-                # Which side goes first alternates by round (A B, B A, ...): a build that runs second
-                # (warmer page cache, or a busier daemon) must not always be the same side's.
-                order = list(runners.values())
-                if repeat % 2 == 0:
-                    order.reverse()
-                for scenario in scenarios:
-                    for runner in order:
-                        if scenario not in runner.plan.scenarios:
-                            continue
-                        n += 1
-                        runner.measure(scenario, repeat, n, total)
-            if after_rounds is not None:
-                extra = after_rounds(runners) or {}
-        finally:
-            for runner in runners.values():
-                runner.cleanup()
-    except (CacheprofError, KeyboardInterrupt) as e:
-        failure = e
-    return {side: make_profile(r.plan, driver, r.builds) for side, r in runners.items()}, failure, extra
-
-
 def reraise_after_writing(failure: BaseException | None, out: Path, measured: int) -> None:
     """Turn what stopped a run early into its one-line error, now that the results are on disk."""
     if failure is None:
@@ -216,3 +138,21 @@ def reraise_after_writing(failure: BaseException | None, out: Path, measured: in
     if isinstance(failure, EngineError | UsageError):
         raise type(failure)(f"{failure}; results so far are in {out}/", exit_code=failure.exit_code)
     raise failure
+
+
+def _is_whole_context(source: str) -> bool:
+    return source.strip("/") in ("", ".", "./")
+
+
+def check_sources(context: Path, model: DockerfileModel, side: str) -> None:
+    """Every file a Dockerfile copies must be in the context: say so before building, not after."""
+    for ins, source in model.copy_sources():
+        if _is_whole_context(source):
+            continue
+        rel = source.lstrip("/")
+        if (context / rel).exists() or matching_files(context, rel.rstrip("/")):
+            continue
+        raise UsageError(
+            f"{side} {model.path}:{ins.line}: {ins.cmd} {source} — the context {context} has no such file; "
+            "pass the right --context"
+        )

@@ -15,15 +15,14 @@ from typing import Any
 import click
 
 from ..advise.findings import ADVICE_SCHEMA, Finding, find_problems, finding_to_dict, rewrite
-from ..capture.runner import RunPlan
-from ..capture.session import check_edits, check_target, default_report_dir, resolve_paths
+from ..capture.compare_run import measure_pair, raise_run_failures
+from ..capture.session import check_edits, check_sources, check_target, resolve_paths
 from ..dockerfile import load as load_dockerfile
 from ..dockerfile import parse_text
 from ..errors import UsageError
-from ..model import Builder
-from ..scenarios import Kind, Scenario, parse_build_arg, parse_scenario
-from .compare_cmd import check_sources, measure_pair, parse_min_effect, raise_run_failures
-from .options import build_options
+from ..model import Builder, Kind, RunPlan, Scenario, parse_build_arg, parse_scenario
+from ..render.writer import default_report_dir
+from .options import build_options, parse_min_effect
 
 
 def _diff(old: str, new: str, name: str) -> str:

@@ -76,7 +76,7 @@ def bench(suite: Path, history_dir: Path, threshold: str, min_seconds: float, wi
     data = result_dict(run_id=run_id, created=created, suite=suite, machine=machine_info(), engine=engine,
                        profiles=profiles)
     path = write_result(history_dir, stamp, data)
-    from ..capture.session import write_outputs
+    from ..render.writer import write_outputs
 
     for name, p in profiles.items():
         write_outputs(p, reports / name)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TypeVar
 
 import click
+
+from ..errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -25,3 +28,17 @@ def build_options(target_help: str = "Build only up to this stage.") -> Callable
         return f
 
     return decorate
+
+
+def parse_min_effect(text: str) -> tuple[float, float]:
+    """`5%`, `0.3s`, or both: `5%,0.3s`. Returns (ratio, seconds); a part left out keeps its default."""
+    ratio, seconds = 0.05, 0.3
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(%|s)", part)
+        if not m:
+            raise UsageError(f"--min-effect {text!r}: write a percentage, seconds, or both, e.g. 5%,0.3s")
+        if m.group(2) == "%":
+            ratio = float(m.group(1)) / 100
+        else:
+            seconds = float(m.group(1))
+    return ratio, seconds

@@ -7,17 +7,10 @@ from pathlib import Path
 
 import click
 
-from ..capture.session import (
-    ProfileOptions,
-    default_report_dir,
-    open_driver,
-    plan_profile,
-    reraise_after_writing,
-    run_plan,
-    write_outputs,
-)
+from ..capture.session import ProfileOptions, open_driver, plan_profile, reraise_after_writing, run_plan
 from ..errors import BuildFailedError
 from ..model import Builder
+from ..render.writer import default_report_dir, write_outputs
 from .options import build_options
 
 

@@ -307,7 +307,7 @@ def parse_recording(directory: Path, model: DockerfileModel | None = None) -> Pa
 
 
 def _empty(builder: Builder | None) -> ParsedBuild:
-    from ..steps.common import BuildOutcome
+    from ..model import BuildOutcome
 
     outcome = BuildOutcome(ok=False, error="the recorded stream holds no build output", steps=(), internal=(),
                            image_id=None, complete=False, started=None, finished=None)

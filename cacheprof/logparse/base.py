@@ -9,8 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from ..dockerfile import DockerfileModel
-from ..model import Builder, InternalVertex, Step
-from ..steps.common import BuildOutcome
+from ..model import Builder, BuildOutcome, InternalVertex, Step
 from .detect import Format
 
 # A regex's bound `match`: the line loop calls it on raw lines without entering Python code.

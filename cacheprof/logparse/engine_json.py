@@ -15,13 +15,12 @@ import math
 import re
 from typing import Any
 
-from ..capture.driver import ARRIVAL_KEY
 from ..dockerfile import DockerfileModel
 from ..errors import InputFormatError
 from ..model import Builder
 from ..steps.buildkit import BuildKitAssembler
 from ..steps.classic import ClassicAssembler
-from ..steps.common import strip_ansi
+from ..steps.common import ARRIVAL_KEY, strip_ansi
 from ..steps.trace_proto import decode_trace_aux
 from .base import Emit, ParsedBuild, ParserBase, load_json
 from .detect import Format

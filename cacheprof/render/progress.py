@@ -6,9 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
-from ..capture.runner import Reporter
-from ..model import Build
-from ..steps.common import StepEvent
+from ..model import Build, Reporter, StepEvent
 
 _STYLE = {"CACHED": "green", "RUN": "yellow", "ERROR": "bold red"}
 

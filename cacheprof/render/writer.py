@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import re
 from pathlib import Path
+from typing import Any
 
+from ..errors import UsageError
 from ..model import Profile
 from ..store import profile_json
 
@@ -47,3 +52,36 @@ def write_report(
     put("report.html", render_html(profile, analysis, charts))
     put("report.md", render_markdown(profile, analysis, charts))
     return written
+
+
+def default_report_dir(context: Path, root: Path = Path("reports")) -> Path:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", context.resolve().name) or "context"
+    return root / f"{stamp}-{name}"
+
+
+def write_outputs(profile: Profile, out: Path) -> list[Path]:
+    """Write profile.json first (the data, before the report stack is even imported), then the report."""
+    from ..store.profile_json import dumps
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "profile.json").write_text(dumps(profile))
+    except OSError as e:
+        raise UsageError(f"cannot write the report folder {out}: {e.strerror}; pass a writable --out") from None
+    from ..render.writer import write_report
+
+    return [out / "profile.json", *write_report(profile, out, write_profile=False)]
+
+
+def write_compare_outputs(out: Path, profiles: dict[str, Profile], comparison: Any, doc: dict[str, Any]) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "compare.json").write_text(json.dumps(doc, indent=2) + "\n")
+    except OSError as e:
+        raise UsageError(f"cannot write the report folder {out}: {e.strerror}; pass a writable --out") from None
+    for side, profile in profiles.items():
+        write_outputs(profile, out / side)
+    from ..render.compare_report import write_compare_report
+
+    write_compare_report(out, comparison)

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..dockerfile import DockerfileModel
-from ..model import InternalVertex, Step, StepStatus
-from .common import BuildOutcome, ProgressCallback, StepEvent, strip_ansi
+from ..model import BuildOutcome, InternalVertex, ProgressCallback, Step, StepEvent, StepStatus
+from .common import strip_ansi
 from .trace_proto import VertexUpdate, decode_trace_aux
 
 # `[ 4/13] RUN …`, `[stage-0 4/5] COPY …`, `[build  2/3] …`

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..dockerfile import DockerfileModel
-from ..model import Step, StepStatus
-from .common import BuildOutcome, ProgressCallback, StepEvent, strip_ansi
+from ..model import BuildOutcome, ProgressCallback, Step, StepEvent, StepStatus
+from .common import strip_ansi
 
 STEP_RE = re.compile(r"^Step (\d+)(?:/(\d+))? : (.*)$")
 CLOSE_RE = re.compile(r"^ ---> ([0-9a-f]{6,64})?\s*$")

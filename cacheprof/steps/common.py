@@ -1,12 +1,9 @@
-"""What both builders' step assemblers share: the outcome shape and progress events."""
+"""What both builders' step assemblers and the log parsers share: engine events and ANSI stripping."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-
-from ..model import InternalVertex, Step
+from typing import Any
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
 
@@ -15,30 +12,6 @@ def strip_ansi(text: str) -> str:
     return ANSI_RE.sub("", text) if "\x1b" in text else text
 
 
-@dataclass(frozen=True)
-class StepEvent:
-    """A live progress event: a step started (`status` None) or finished (`status` set)."""
-
-    stage: str
-    position: int
-    instruction: str
-    status: str | None
-    duration_s: float | None = None
-
-
-ProgressCallback = Callable[[StepEvent], None]
-
-
-@dataclass(frozen=True)
-class BuildOutcome:
-    ok: bool
-    error: str | None
-    steps: tuple[Step, ...]
-    internal: tuple[InternalVertex, ...]
-    image_id: str | None
-    complete: bool
-    started: float | None
-    finished: float | None
-    # The classic builder's step images (short IDs, FROM excluded). Those that did not exist before the
-    # build are what it created, also when a cached step was restored from --cache-from history.
-    created_images: tuple[str, ...] = ()
+# An engine message with its arrival time (epoch seconds), as drivers yield and recordings keep it.
+Event = tuple[float, dict[str, Any]]
+ARRIVAL_KEY = "_t"
