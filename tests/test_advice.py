@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from cacheprof.advise.findings import COPY_BEFORE_INSTALL, EARLY_CACHE_BUST, find_problems, rewrite
 from cacheprof.cli import main
-from cacheprof.context.build_context import context_fingerprint
+from cacheprof.context.walk import context_fingerprint
 from cacheprof.dockerfile import parse_text
 from tests.conftest import FIXTURES
 

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from cacheprof.context.build_context import context_fingerprint
+from cacheprof.context.walk import context_fingerprint
 from tests.conftest import FIXTURES
 from tests.test_profile_docker import run_cli
 

@@ -12,16 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from cacheprof.context import build_context
-from cacheprof.context.build_context import (
-    OUTSIDE_DOCKERFILE_PREFIX,
-    TempContext,
-    context_fingerprint,
-    default_edit_globs,
-    make_tar,
-    pick_edit_target,
-)
+from cacheprof.context import walk
 from cacheprof.context.dockerignore import DockerIgnore
+from cacheprof.context.edits import TempContext, default_edit_globs, pick_edit_target
+from cacheprof.context.tar import make_tar
+from cacheprof.context.walk import OUTSIDE_DOCKERFILE_PREFIX, context_fingerprint
 from cacheprof.dockerfile import parse_text
 from cacheprof.errors import UsageError
 
@@ -208,7 +203,7 @@ def test_bad_context_and_dockerfile_are_usage_errors(tmp_path: Path) -> None:
 
 
 def deny_reading(monkeypatch: pytest.MonkeyPatch, denied: Path) -> None:
-    """Make `denied` unreadable for build_context even when the tests run as root."""
+    """Make `denied` unreadable for the context walk even when the tests run as root."""
     real_open = builtins.open
 
     def fake_open(file, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -216,7 +211,7 @@ def deny_reading(monkeypatch: pytest.MonkeyPatch, denied: Path) -> None:
             raise PermissionError(13, "Permission denied", str(file))
         return real_open(file, *args, **kwargs)
 
-    monkeypatch.setattr(build_context, "open", fake_open, raising=False)
+    monkeypatch.setattr(walk, "open", fake_open, raising=False)
 
 
 def test_unreadable_file_is_a_usage_error_unless_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

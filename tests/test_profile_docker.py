@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cacheprof.context.build_context import context_fingerprint
+from cacheprof.context.walk import context_fingerprint
 
 pytestmark = pytest.mark.docker
 

@@ -22,8 +22,9 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from ..context.build_context import DOCKERIGNORE, pick_edit_target, resolve_context, walk_context
 from ..context.dockerignore import DockerIgnore, clean_path
+from ..context.edits import pick_edit_target
+from ..context.walk import DOCKERIGNORE, resolve_context, walk_context
 from ..dockerfile import DockerfileModel, Instruction, Stage
 
 ADVICE_SCHEMA = "cacheprof/advice/v1"

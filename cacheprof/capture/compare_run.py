@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..context.build_context import DOCKERIGNORE, OUTSIDE_DOCKERFILE_PREFIX
+from ..context.walk import DOCKERIGNORE, OUTSIDE_DOCKERFILE_PREFIX
 from ..errors import BuildFailedError, CacheprofError
 from ..model import Build, Builder, Profile, Reporter, RunPlan
 from ..render.writer import write_compare_outputs

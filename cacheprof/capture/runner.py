@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..context.build_context import TempContext, make_tar
+from ..context.edits import TempContext
+from ..context.tar import make_tar
 from ..dockerfile import DockerfileModel
 from ..model import Build, Builder, BuildOutcome, Kind, ProgressCallback, Reporter, RunPlan, Scenario
 from ..steps.buildkit import BuildKitAssembler

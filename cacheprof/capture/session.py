@@ -12,7 +12,8 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..context.build_context import default_edit_globs, matching_files
+from ..context.edits import default_edit_globs
+from ..context.globs import matching_files
 from ..dockerfile import DockerfileModel
 from ..dockerfile import load as load_dockerfile
 from ..errors import CacheprofError, EngineError, Interrupted, UsageError

@@ -1,0 +1,130 @@
+"""The context walk the docker CLI does (moby's TarWithOptions order), with .dockerignore applied."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from ..errors import UsageError
+from .dockerignore import DockerIgnore
+
+if TYPE_CHECKING:
+    pass
+
+
+DOCKERIGNORE = ".dockerignore"
+
+
+OUTSIDE_DOCKERFILE_PREFIX = ".cacheprof-Dockerfile-"
+_COPY_BUFSIZE = 1 << 20
+
+
+@dataclass(frozen=True)
+class ContextEntry:
+    rel: str  # slash path relative to the context root
+    path: str  # path on disk
+    st: os.stat_result  # lstat: symlinks are never followed
+
+
+def resolve_context(context_dir: Path) -> str:
+    """The context directory, symlinks resolved (as the CLI does), or a UsageError saying what is wrong."""
+    try:
+        st = os.stat(context_dir)
+    except FileNotFoundError:
+        raise UsageError(f"build context not found: {context_dir}; pass an existing directory") from None
+    except OSError as e:
+        raise UsageError(f"cannot access build context {context_dir}: {e.strerror}; check the path") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise UsageError(
+            f"build context {context_dir} is not a directory; pass the directory that holds your sources"
+        )
+    return os.path.realpath(context_dir)
+
+
+def _sorted_dir(path: str) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(path) as it:
+            entries = list(it)
+    except PermissionError:
+        raise UsageError(
+            f"cannot read directory {path} in the build context: permission denied; "
+            "fix its permissions or exclude it in .dockerignore"
+        ) from None
+    except OSError as e:
+        raise UsageError(f"cannot read directory {path} in the build context: {e.strerror}") from None
+    # Go's WalkDir order: names compared as bytes.
+    entries.sort(key=lambda d: os.fsencode(d.name))
+    return entries
+
+
+def walk_context(root: str, ignore: DockerIgnore | None) -> Iterator[ContextEntry]:
+    """The entries the CLI's tar walk sends, in its order (depth first, names sorted).
+
+    An excluded directory is entered only when an exception pattern starts with its path, and then its
+    own entry is not sent; `ignore=None` walks everything.
+    """
+    stack: list[tuple[Iterator[os.DirEntry[str]], str, list[bool] | None]] = [
+        (iter(_sorted_dir(root)), "", None)
+    ]
+    active = ignore if ignore else None
+    while stack:
+        it, dir_rel, info = stack[-1]
+        de = next(it, None)
+        if de is None:
+            stack.pop()
+            continue
+        rel = f"{dir_rel}/{de.name}" if dir_rel else de.name
+        try:
+            st = de.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            raise UsageError(f"{de.path} vanished while reading the build context; is something writing "
+                             "into it?") from None
+        is_dir = stat.S_ISDIR(st.st_mode)
+        skip, child_info = False, None
+        if active is not None:
+            skip, child_info = active.matches_using_parent(rel, info)
+            if skip and not (is_dir and active.may_reinclude_under(rel)):
+                continue
+        if not skip:
+            yield ContextEntry(rel, de.path, st)
+        if is_dir:
+            stack.append((iter(_sorted_dir(de.path)), rel, child_info))
+
+
+def _open_regular(path: str) -> BinaryIO:
+    try:
+        return open(path, "rb")
+    except PermissionError:
+        raise UsageError(
+            f"cannot read {path} in the build context: permission denied; "
+            "fix its permissions or exclude it in .dockerignore"
+        ) from None
+    except OSError as e:
+        raise UsageError(f"cannot read {path} in the build context: {e.strerror}") from None
+
+
+def _sent_files(root: str, ignore: DockerIgnore) -> list[str]:
+    return [e.rel for e in walk_context(root, ignore) if stat.S_ISREG(e.st.st_mode)]
+
+
+def context_fingerprint(context_dir: Path) -> str:
+    """sha256 over every entry's relative path, mode, and content (or symlink target)."""
+    root = resolve_context(context_dir)
+    h = hashlib.sha256()
+    for entry in walk_context(root, None):
+        mode = entry.st.st_mode
+        h.update(os.fsencode(entry.rel) + f"\0{mode:o}\0".encode())
+        if stat.S_ISREG(mode):
+            h.update(f"{entry.st.st_size}\0".encode())
+            with _open_regular(entry.path) as fh:
+                while chunk := fh.read(_COPY_BUFSIZE):
+                    h.update(chunk)
+        elif stat.S_ISLNK(mode):
+            h.update(os.fsencode(os.readlink(entry.path)))
+        h.update(b"\0\0")
+    return h.hexdigest()
