@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from cacheprof.analysis.regressions import check_regressions
 from cacheprof.errors import InputFormatError, UsageError
 from cacheprof.store.bench_history import (
     BenchmarkResult,
     BenchResult,
     ScenarioResult,
-    check_regressions,
     load_history,
 )
 from cacheprof.store.bench_results import BENCH_SCHEMA, load_suite, result_dict, write_result

@@ -1,1 +1,1 @@
-"""TODO."""
+"""Pure statistics over profiles: per-step figures, compare verdicts, image equivalence, regressions."""

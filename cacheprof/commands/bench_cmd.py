@@ -41,7 +41,8 @@ def _ratio(value: str) -> float:
 def bench(suite: Path, history_dir: Path, threshold: str, min_seconds: float, window: int,
           docker_host: str | None, fmt: str, quiet: bool) -> None:
     """Run the benchmarks of SUITE.toml, save the result in --history, and compare with earlier runs."""
-    from ..store.bench_history import check_regressions, comparable_runs, load_history, result_from_dict
+    from ..analysis.regressions import check_regressions, comparable_runs
+    from ..store.bench_history import load_history, result_from_dict
     from ..store.bench_results import load_suite, new_run_id, result_dict, write_result
 
     ratio = _ratio(threshold)

@@ -1,1 +1,1 @@
-"""TODO."""
+"""Everything a person reads: terminal tables and live progress, HTML/Markdown reports, charts."""
