@@ -21,8 +21,8 @@ from ..dockerfile import load as load_dockerfile
 from ..dockerfile import parse_text
 from ..errors import UsageError
 from ..model import Builder, Kind, RunPlan, Scenario, parse_build_arg, parse_scenario
-from ..render.writer import default_report_dir
-from .options import build_options, parse_min_effect
+from .options import build_options, parse_min_effect, report_options
+from .report_out import announce, claim
 
 
 def _diff(old: str, new: str, name: str) -> str:
@@ -96,12 +96,11 @@ def _measure_summary(doc: dict[str, Any]) -> dict[str, Any]:
               help="With --measure: smallest difference called faster/slower.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help=f"json: one JSON document ({ADVICE_SCHEMA}) on stdout and nothing else.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path),
-              help="With --measure: report folder (default: reports/<UTC timestamp>-advise-<context name>/).")
+@report_options("<UTC timestamp>-advise-<context name>/, with --measure")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress on stderr.")
 def advise(context: Path, dockerfile: Path | None, measure: bool, write_path: Path | None, repeat: int,
            builder: str, build_args: tuple[str, ...], target: str | None, docker_host: str | None,
-           min_effect: str, fmt: str, out_dir: Path | None, quiet: bool) -> None:
+           min_effect: str, fmt: str, out_dir: Path | None, force: bool, open_report: bool, quiet: bool) -> None:
     """Say which step ordering makes Docker's build cache useless, and propose the Dockerfile that fixes it."""
     ratio, seconds = parse_min_effect(min_effect)
     ctx, df = resolve_paths(context, dockerfile)
@@ -141,7 +140,7 @@ def advise(context: Path, dockerfile: Path | None, measure: bool, write_path: Pa
     check_sources(ctx, after_model, "proposed")
     scenarios = _measure_scenarios(findings)
     check_edits(ctx, scenarios)
-    out = out_dir or default_report_dir(Path(f"advise-{ctx.name}"))
+    out = claim(out_dir, ctx, f"advise-{ctx.name}", force)
     scratch = _scratch_dir(ctx)
     try:
         # Outside the context, so measuring never writes into it; compare builds it with the same context.
@@ -163,5 +162,6 @@ def advise(context: Path, dockerfile: Path | None, measure: bool, write_path: Pa
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         sys.stdout.write("\nmeasured (BEFORE = yours, AFTER = proposed):\n" + render_comparison_table(comparison))
-        click.echo(f"report written to {out}/", err=True)
+    click.echo(f"report written to {out}/", err=True)
+    announce(out / "compare.html", open_report)
     raise_run_failures(profiles, failure, out)

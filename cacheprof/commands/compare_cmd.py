@@ -14,8 +14,8 @@ from ..dockerfile import DockerfileModel
 from ..dockerfile import load as load_dockerfile
 from ..errors import UsageError
 from ..model import Builder, RunPlan, parse_build_arg, parse_scenario
-from ..render.writer import default_report_dir
-from .options import build_options, parse_min_effect
+from .options import build_options, parse_min_effect, report_options
+from .report_out import announce, claim
 
 
 def _load(path: Path, side: str) -> DockerfileModel:
@@ -38,12 +38,12 @@ def _load(path: Path, side: str) -> DockerfileModel:
 @click.option("--check-equivalent", is_flag=True,
               help="Also compare the two final images' files and Env/Cmd/Entrypoint/WorkingDir.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--out", "out_dir", type=click.Path(path_type=Path),
-              help="Report folder (default: reports/<UTC timestamp>-compare-<context name>/).")
+@report_options("<UTC timestamp>-compare-<context name>/")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress on stderr.")
 def compare(before: Path, after: Path, context: Path | None, scenarios: tuple[str, ...], repeat: int, builder: str,
             build_args: tuple[str, ...], target: str | None, docker_host: str | None, min_effect: str,
-            check_equivalent: bool, fmt: str, out_dir: Path | None, quiet: bool) -> None:
+            check_equivalent: bool, fmt: str, out_dir: Path | None, force: bool, open_report: bool,
+            quiet: bool) -> None:
     """Measure BEFORE and AFTER Dockerfiles side by side and say which is faster, per scenario."""
     from ..analysis.compare import render_comparison_table
     from ..capture.session import resolve_paths
@@ -68,7 +68,7 @@ def compare(before: Path, after: Path, context: Path | None, scenarios: tuple[st
                       build_args=args, target=target, namespace=side, own_cache_only=True)
         for side, df, model in (("before", before_df, before_model), ("after", after_df, after_model))
     }
-    out = out_dir or default_report_dir(Path(f"compare-{ctx.name}"))
+    out = claim(out_dir, ctx, f"compare-{ctx.name}", force)
     profiles, comparison, doc, failure = measure_pair(plans, docker_host=docker_host, quiet=quiet, rounds=repeat,
                                                       min_effect=(ratio, seconds),
                                                       check_equivalent=check_equivalent, out=out)
@@ -76,7 +76,8 @@ def compare(before: Path, after: Path, context: Path | None, scenarios: tuple[st
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         sys.stdout.write(render_comparison_table(comparison))
-        click.echo(f"report written to {out}/", err=True)
+    click.echo(f"report written to {out}/", err=True)
+    announce(out / "compare.html", open_report)
     raise_run_failures(profiles, failure, out)
 
 

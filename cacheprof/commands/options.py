@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import click
@@ -42,3 +43,21 @@ def parse_min_effect(text: str) -> tuple[float, float]:
         else:
             seconds = float(m.group(1))
     return ratio, seconds
+
+
+def report_options(default: str) -> Callable[[F], F]:
+    """--out, --force and --open: where the report folder goes and what happens to it afterwards."""
+
+    def decorate(f: F) -> F:
+        for option in reversed((
+            click.option("--out", "out_dir", type=click.Path(path_type=Path),
+                         help=f"Report folder (default: {default}, never inside the build context: "
+                              "reports/ in the current folder when that is outside it, else "
+                              "$XDG_CACHE_HOME/cacheprof/reports/; a new folder per run)."),
+            click.option("--force", is_flag=True, help="Write into an --out folder that already holds files."),
+            click.option("--open", "open_report", is_flag=True, help="Open the HTML report when done."),
+        )):
+            f = option(f)
+        return f
+
+    return decorate

@@ -10,8 +10,9 @@ import click
 from ..capture.session import ProfileOptions, open_driver, plan_profile, reraise_after_writing, run_plan
 from ..errors import BuildFailedError
 from ..model import Builder
-from ..render.writer import default_report_dir, write_outputs
-from .options import build_options
+from ..render.writer import write_outputs
+from .options import build_options, report_options
+from .report_out import announce, claim
 
 
 @click.command("profile")
@@ -26,8 +27,7 @@ from .options import build_options
 @build_options()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="json: one JSON document on stdout and nothing else.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path),
-              help="Report folder (default: reports/<UTC timestamp>-<context name>/).")
+@report_options("<UTC timestamp>-<context name>/")
 @click.option("--record", "record_dir", type=click.Path(path_type=Path),
               help="Also save each build's raw engine stream here (replayable with --replay).")
 @click.option("--replay", "replay_dir", type=click.Path(path_type=Path), hidden=True,
@@ -35,14 +35,15 @@ from .options import build_options
 @click.option("--quiet", "-q", is_flag=True, help="No live progress on stderr.")
 def profile(context: Path, dockerfile: Path | None, scenarios: tuple[str, ...], repeat: int, builder: str,
             build_args: tuple[str, ...], target: str | None, docker_host: str | None, fmt: str,
-            out_dir: Path | None, record_dir: Path | None, replay_dir: Path | None, quiet: bool) -> None:
+            out_dir: Path | None, force: bool, open_report: bool, record_dir: Path | None, replay_dir: Path | None,
+            quiet: bool) -> None:
     """Build CONTEXT's Dockerfile several times and show, per step, whether the cache was used."""
     options = ProfileOptions(
         context=context, dockerfile=dockerfile, scenarios=scenarios, repeat=repeat, builder=Builder(builder),
         build_args=build_args, target=target,
     )
     plan = plan_profile(options)
-    out = out_dir or default_report_dir(plan.context)
+    out = claim(out_dir, plan.context, plan.context.name, force)
     driver = open_driver(docker_host, replay_dir)
     failure: BaseException | None = None
     try:
@@ -58,7 +59,8 @@ def profile(context: Path, dockerfile: Path | None, scenarios: tuple[str, ...], 
         from ..render.table import render_profile
 
         sys.stdout.write(render_profile(profile_data))
-        click.echo(f"report written to {out}/ ({len(written)} files)", err=True)
+    click.echo(f"report written to {out}/ ({len(written)} files)", err=True)
+    announce(out / "report.html", open_report)
     reraise_after_writing(failure, out, len(profile_data.builds))
     failed = [b for b in profile_data.builds if not b.ok]
     if failed:

@@ -1,0 +1,27 @@
+"""The report folder seen from the terminal: claim it before building, say where the report is after."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..render.report_dir import prepare_report_dir
+
+
+def claim(out: Path | None, context: Path, label: str, force: bool) -> Path:
+    """The run's report folder, created now (so a bad --out fails before any build); warnings on stderr."""
+    chosen = prepare_report_dir(out, context, label, force=force)
+    for w in chosen.warnings:
+        click.echo(f"cacheprof: warning: {w}", err=True)
+    return chosen.path
+
+
+def announce(page: Path, open_report: bool) -> None:
+    """The page's absolute path on stderr (stdout may be a JSON document), and open it when asked."""
+    if not page.is_file():
+        return
+    path = page.resolve()
+    click.echo(f"report: {path}", err=True)
+    if open_report:
+        click.launch(str(path))
