@@ -5,17 +5,15 @@ from __future__ import annotations
 import builtins
 import io
 import os
-import stat
 import tarfile
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from cacheprof.context import walk
 from cacheprof.context.dockerignore import DockerIgnore
-from cacheprof.context.edits import TempContext, default_edit_globs, pick_edit_target
-from cacheprof.context.tar import make_tar
+from cacheprof.context.edits import default_edit_globs, pick_edit_target, plan_edit
+from cacheprof.context.tar import ContextStream, make_tar
 from cacheprof.context.walk import OUTSIDE_DOCKERFILE_PREFIX, context_fingerprint
 from cacheprof.dockerfile import parse_text
 from cacheprof.errors import UsageError
@@ -239,74 +237,54 @@ def app_ctx(tmp_path: Path) -> Path:
     return ctx
 
 
-def test_temp_context_is_an_exact_copy_and_is_removed(app_ctx: Path) -> None:
-    with TempContext(app_ctx) as tmp:
-        path = tmp.path
-        assert path.is_dir() and path.name.startswith("cacheprof-ctx-")
-        assert Path(tempfile.gettempdir()) in path.parents
-        assert context_fingerprint(path) == context_fingerprint(app_ctx)
-        assert (path / "link.py").is_symlink() and os.readlink(path / "link.py") == "src/a.py"
-        assert stat.S_IMODE(os.stat(path / "requirements.txt").st_mode) == 0o444
-        assert make_tar(path, path / "Dockerfile") == make_tar(app_ctx, app_ctx / "Dockerfile")
-        assert tmp.map_path(app_ctx / "Dockerfile") == path / "Dockerfile"
-        assert tmp.map_path(app_ctx.parent / "x") == app_ctx.parent / "x"
-    assert not path.exists()
+def edited_tar(ctx: Path, glob: str, nonce: str) -> tuple[list[str], bytes]:
+    edit = plan_edit(ctx, glob, nonce)
+    return list(edit.files), make_tar(ctx, ctx / "Dockerfile", overrides=edit.overrides)[0]
 
 
-def test_temp_context_is_removed_on_exception(app_ctx: Path) -> None:
-    seen: list[Path] = []
-    with pytest.raises(RuntimeError, match="boom"), TempContext(app_ctx) as tmp:
-        seen.append(tmp.path)
-        os.chmod(tmp.path / "src", 0o555)  # a read-only directory must not block the cleanup
-        raise RuntimeError("boom")
-    assert seen and not seen[0].exists()
-
-
-def test_apply_edit_text_and_binary_and_never_touches_the_original(app_ctx: Path) -> None:
+def test_edit_is_applied_in_the_tar_and_never_touches_the_original(app_ctx: Path) -> None:
     before = context_fingerprint(app_ctx)
-    with TempContext(app_ctx) as tmp:
-        edited = tmp.apply_edit("src/*.py", "n0nce-1")
-        assert edited == ["src/a.py", "src/b.py"]  # not src/sub/c.py: * stays within a directory
-        assert (tmp.path / "src/a.py").read_text() == "print('a')\n# cacheprof edit n0nce-1\n"
-        assert (tmp.path / "src/b.py").read_text() == "print('b')\n# cacheprof edit n0nce-1\n"
-        assert stat.S_IMODE(os.stat(tmp.path / "src/b.py").st_mode) == 0o755
-        assert tmp.apply_edit("data", "n0nce-2") == ["data/blob.bin"]  # a directory edits what is in it
-        assert (tmp.path / "data/blob.bin").read_bytes() == b"\x00\x01\x02binaryn0nce-2"
-        assert tmp.apply_edit("requirements.txt", "n0nce-3") == ["requirements.txt"]
-        assert (tmp.path / "requirements.txt").read_text().endswith("flask==3.0\n# cacheprof edit n0nce-3\n")
-        assert stat.S_IMODE(os.stat(tmp.path / "requirements.txt").st_mode) == 0o444
-        assert context_fingerprint(tmp.path) != before
+    edited, data = edited_tar(app_ctx, "src/*.py", "n0nce-1")
+    assert edited == ["src/a.py", "src/b.py"]  # not src/sub/c.py: * stays within a directory
+    assert content(data, "src/a.py") == b"print('a')\n# cacheprof edit n0nce-1\n"
+    assert content(data, "src/b.py") == b"print('b')\n# cacheprof edit n0nce-1\n"
+    assert members(data)["src/b.py"].mode == 0o755
+    assert members(data)["src/a.py"].size == len(b"print('a')\n# cacheprof edit n0nce-1\n")
+    edited, data = edited_tar(app_ctx, "data", "n0nce-2")
+    assert edited == ["data/blob.bin"]  # a directory edits what is in it
+    assert content(data, "data/blob.bin") == b"\x00\x01\x02binaryn0nce-2"
+    edited, data = edited_tar(app_ctx, "requirements.txt", "n0nce-3")
+    assert edited == ["requirements.txt"]  # read-only: only read, never written
+    assert content(data, "requirements.txt") == b"flask==3.0\n# cacheprof edit n0nce-3\n"
     assert context_fingerprint(app_ctx) == before
     assert (app_ctx / "src/a.py").read_text() == "print('a')"
 
 
-def test_apply_edit_globs(app_ctx: Path) -> None:
-    with TempContext(app_ctx) as tmp:
-        assert tmp.apply_edit("**/*.py", "n") == ["src/a.py", "src/b.py", "src/sub/c.py"]
-        assert tmp.apply_edit("src/**", "n") == ["src/a.py", "src/b.py", "src/readme.md", "src/sub/c.py"]
-        assert tmp.apply_edit("./src/sub/", "n") == ["src/sub/c.py"]
-        assert tmp.apply_edit("src/[ab].py", "n") == ["src/a.py", "src/b.py"]
-        assert tmp.apply_edit("debug.log", "n") == ["debug.log"]  # ignored files can be edited too
-        with pytest.raises(UsageError, match=r"edit:nope/\*\.py matches no file in the context"):
-            tmp.apply_edit("nope/*.py", "n")
+def test_edit_globs(app_ctx: Path) -> None:
+    assert plan_edit(app_ctx, "**/*.py", "n").files == ("src/a.py", "src/b.py", "src/sub/c.py")
+    assert plan_edit(app_ctx, "src/**", "n").files == ("src/a.py", "src/b.py", "src/readme.md", "src/sub/c.py")
+    assert plan_edit(app_ctx, "./src/sub/", "n").files == ("src/sub/c.py",)
+    assert plan_edit(app_ctx, "src/[ab].py", "n").files == ("src/a.py", "src/b.py")
+    assert plan_edit(app_ctx, "debug.log", "n").files == ("debug.log",)  # ignored files can be edited too
+    with pytest.raises(UsageError, match=r"edit:nope/\*\.py matches no file in the context"):
+        plan_edit(app_ctx, "nope/*.py", "n")
 
 
-def test_apply_edit_never_follows_symlinks(tmp_path: Path) -> None:
+def test_edit_never_follows_symlinks(tmp_path: Path) -> None:
     secret = tmp_path / "outside.txt"
     secret.write_text("user data\n")
     ctx = make_ctx(tmp_path / "ctx", {"Dockerfile": DOCKERFILE, "ext.txt": Link(str(secret)), "own.txt": "o"})
-    with TempContext(ctx) as tmp:
-        assert tmp.apply_edit("*.txt", "n") == ["own.txt"]
-        with pytest.raises(UsageError, match="matches no file"):
-            tmp.apply_edit("ext.txt", "n")
+    edited, data = edited_tar(ctx, "*.txt", "n")
+    assert edited == ["own.txt"]
+    assert members(data)["ext.txt"].issym()
+    with pytest.raises(UsageError, match="matches no file"):
+        plan_edit(ctx, "ext.txt", "n")
     assert secret.read_text() == "user data\n"
 
 
-def test_temp_edit_changes_only_that_file_in_the_tar(app_ctx: Path) -> None:
+def test_edit_changes_only_that_file_in_the_tar(app_ctx: Path) -> None:
     original, _ = make_tar(app_ctx, app_ctx / "Dockerfile")
-    with TempContext(app_ctx) as tmp:
-        tmp.apply_edit("src/sub/c.py", "xyz")
-        edited, _ = make_tar(tmp.path, tmp.map_path(app_ctx / "Dockerfile"))
+    _, edited = edited_tar(app_ctx, "src/sub/c.py", "xyz")
     assert names(edited) == names(original)
     changed = [n for n in names(original) if members(original)[n].isfile()
                and content(original, n) != content(edited, n)]
@@ -314,9 +292,39 @@ def test_temp_edit_changes_only_that_file_in_the_tar(app_ctx: Path) -> None:
     assert content(edited, "src/sub/c.py") == b"c\n# cacheprof edit xyz\n"
 
 
-def test_temp_context_missing_source(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="build context not found"), TempContext(tmp_path / "nope"):
-        pass
+def test_edit_of_a_hard_linked_file_reaches_every_name(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path / "ctx", {"Dockerfile": DOCKERFILE, "a.txt": "same\n"})
+    os.link(ctx / "a.txt", ctx / "b.txt")
+    edited, data = edited_tar(ctx, "b.txt", "n")  # only the second name matches; the tar holds the first
+    assert edited == ["b.txt"]
+    assert members(data)["b.txt"].islnk() and members(data)["b.txt"].linkname == "a.txt"
+    assert content(data, "a.txt") == b"same\n# cacheprof edit n\n"
+
+
+def test_edit_missing_context(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="build context not found"):
+        plan_edit(tmp_path / "nope", "*", "n")
+
+
+def test_tar_streams_in_bounded_chunks(tmp_path: Path) -> None:
+    big = os.urandom(3 << 20)
+    ctx = make_ctx(tmp_path / "ctx", {"Dockerfile": DOCKERFILE, "big.bin": big, "small.txt": "s\n"})
+    stream = ContextStream(ctx, ctx / "Dockerfile")
+    chunks = list(stream)
+    assert max(len(c) for c in chunks) <= 2 << 20  # a large file is read piecewise, never whole
+    assert len(chunks) >= 3
+    data = b"".join(chunks)
+    assert stream.sent_bytes == len(data) and len(data) % 10240 == 0
+    assert content(data, "big.bin") == big
+
+
+def test_tar_of_a_file_that_shrinks_while_read_is_refused(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path / "ctx", {"Dockerfile": DOCKERFILE, "log.txt": "x" * (3 << 20)})
+    stream = iter(ContextStream(ctx, ctx / "Dockerfile"))
+    next(stream)  # listed at 3 MiB and being read...
+    os.truncate(ctx / "log.txt", 5)  # ...when something cuts it
+    with pytest.raises(UsageError, match="changed while cacheprof read the build context"):
+        list(stream)
 
 
 # --- default edit targets --------------------------------------------------------------------------------
@@ -351,9 +359,8 @@ def test_default_edit_globs_respect_dockerignore_and_skip_build_files(tmp_path: 
     globs = default_edit_globs(ctx, model)
     assert globs[0] == "requirements.txt"
     assert globs[1] == "server.py"  # not the ignored app.py, nor Dockerfile/.dockerignore/.env
-    with TempContext(ctx) as tmp:  # the globs are usable as edit scenarios
-        for g in globs:
-            assert tmp.apply_edit(g, "n") == [g]
+    for g in globs:  # the globs are usable as edit scenarios
+        assert plan_edit(ctx, g, "n").files == (g,)
 
 
 def test_default_edit_globs_broad_source_avoids_narrower_ones(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,7 +21,8 @@ LOST_ENGINE = "lost the Docker engine"
 
 @dataclass(frozen=True)
 class BuildRequest:
-    context_tar: bytes
+    # The context tar as chunks, streamed to the engine as they come (never held whole in memory).
+    context: Iterable[bytes]
     dockerfile: str  # the Dockerfile's name inside the tar
     builder: Builder
     tag: str
@@ -125,11 +126,10 @@ class DockerDriver:
         }
 
     def _classic_stream(self, request: BuildRequest) -> Iterator[dict[str, Any]]:
-        import io
-
         p = self._params(request)
+        # A generator body goes out chunked, as the docker CLI sends it.
         return self.api.build(
-            fileobj=io.BytesIO(request.context_tar),
+            fileobj=iter(request.context),
             custom_context=True,
             tag=p["t"],
             dockerfile=p["dockerfile"],
@@ -160,7 +160,7 @@ class DockerDriver:
         response = self.api._post(
             self.api._url("/build"),
             params=params,
-            data=request.context_tar,
+            data=iter(request.context),
             headers={"Content-Type": "application/x-tar"},
             stream=True,
             timeout=None,

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..context.edits import TempContext
-from ..context.tar import make_tar
+from ..context.edits import plan_edit
+from ..context.tar import ContextStream, Overrides
 from ..dockerfile import DockerfileModel
 from ..model import Build, Builder, BuildOutcome, Kind, ProgressCallback, Reporter, RunPlan, Scenario
 from ..steps.buildkit import BuildKitAssembler
@@ -91,12 +91,14 @@ class Runner:
         self._tags.append(tag)
         return tag
 
-    def _build(self, scenario: Scenario, repeat: int, context: Path, dockerfile: Path,
-               build_args: dict[str, str]) -> Build:
-        tar, df_name = make_tar(context, dockerfile, buildkit=self.plan.builder is Builder.BUILDKIT)
+    def _build(self, scenario: Scenario, repeat: int, build_args: dict[str, str],
+               overrides: Overrides | None = None) -> Build:
+        plan = self.plan
+        context = ContextStream(plan.context, plan.dockerfile, buildkit=plan.builder is Builder.BUILDKIT,
+                                overrides=overrides)
         own = self.plan.own_cache_only and self.plan.builder is Builder.CLASSIC
         request = BuildRequest(
-            context_tar=tar, dockerfile=df_name, builder=self.plan.builder, tag=self._tag(),
+            context=context, dockerfile=context.dockerfile, builder=self.plan.builder, tag=self._tag(),
             nocache=scenario.kind is Kind.COLD, build_args=build_args, target=self.plan.target,
             cache_from=tuple(self._good_tags) if own else (),
         )
@@ -140,18 +142,13 @@ class Runner:
             assert scenario.arg_name is not None
             args[scenario.arg_name] = scenario.arg_value or ""
         if scenario.kind is not Kind.EDIT:
-            return self._build(scenario, repeat, plan.context, plan.dockerfile, args)
+            return self._build(scenario, repeat, args)
         # Each edit starts from the original context plus that one edit, with content never built
         # before: BuildKit keys COPY by content, so a repeated edit text would hit an earlier cache.
-        with TempContext(plan.context) as tmp:
-            assert scenario.glob is not None
-            tmp.apply_edit(scenario.glob, f"{self.run_id}-{repeat}-{secrets.token_hex(8)}")
-            dockerfile = plan.dockerfile
-            try:
-                dockerfile = tmp.path / plan.dockerfile.resolve().relative_to(plan.context.resolve())
-            except ValueError:
-                pass  # the Dockerfile lives outside the context: it is never edited
-            return self._build(scenario, repeat, tmp.path, dockerfile, args)
+        # The edit is applied while the tar streams; the user's files are only read.
+        assert scenario.glob is not None
+        edit = plan_edit(plan.context, scenario.glob, f"{self.run_id}-{repeat}-{secrets.token_hex(8)}")
+        return self._build(scenario, repeat, args, edit.overrides)
 
     # --- the whole plan -----------------------------------------------------------------------
 

@@ -1,15 +1,11 @@
-"""`edit:` scenarios: scratch copies of the context with edited files, and default edit targets."""
+"""`edit:` scenarios: the bytes an edit appends to the files it matches, and default edit targets."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import stat
-import sys
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
@@ -24,195 +20,58 @@ from .walk import DOCKERIGNORE, _sent_files, resolve_context
 _BINARY_PROBE = 8192
 
 
-def _copy_tree(src_root: str, dst_root: str, ignore: DockerIgnore) -> None:
-    """Copy a tree keeping symlinks, hard links between its files, modes and times.
+def _edit_bytes(path: str, size: int, nonce: str) -> bytes:
+    """What an edit appends to one file: `# cacheprof edit <nonce>` as a last line for text, the nonce
+    bytes for binary files (a NUL byte in the first 8 KiB). Only reads the file."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as fh:
+        head = fh.read(_BINARY_PROBE)
+        if b"\0" in head:
+            return nonce.encode()
+        last = b""
+        if size:
+            fh.seek(size - 1)
+            last = fh.read(1)
+    return (b"\n" if size and last != b"\n" else b"") + f"# cacheprof edit {nonce}\n".encode()
 
-    Entries Docker would not send anyway may be unreadable: those are left out instead of failing.
+
+@dataclass(frozen=True)
+class Edit:
+    """An `edit:<glob>` as overrides for the tar (see context.tar): the user's files are never written."""
+
+    files: tuple[str, ...]  # the context-relative files the glob matched, sorted
+    overrides: dict[tuple[int, int], bytes]  # (st_dev, st_ino) -> bytes appended to that file
+
+
+def plan_edit(context_dir: Path, glob: str, nonce: str) -> Edit:
+    """Change the content of every regular file the glob matches (ignored ones too; symlinks never).
+
+    Hard-linked files are edited once. A matched file that cannot be read and that .dockerignore
+    excludes is left alone: it is never sent anyway.
     """
-    dirs: list[tuple[str, os.stat_result]] = []
-    linked: dict[tuple[int, int], str] = {}
-    stack: list[tuple[str, str]] = [("", src_root)]
-    while stack:
-        rel_dir, src_dir = stack.pop()
+    root = resolve_context(context_dir)
+    ignore: DockerIgnore | None = None
+    edited: list[str] = []
+    overrides: dict[tuple[int, int], bytes] = {}
+    for entry in _matching_entries(root, glob):
+        key = (entry.st.st_dev, entry.st.st_ino)
+        edited.append(entry.rel)
+        if key in overrides:
+            continue
         try:
-            with os.scandir(src_dir) as it:
-                entries = list(it)
+            overrides[key] = _edit_bytes(entry.path, entry.st.st_size, nonce)
         except OSError as e:
-            if rel_dir and ignore.excluded(rel_dir):
+            ignore = ignore if ignore is not None else DockerIgnore.for_context(Path(root))
+            if ignore.excluded(entry.rel):
                 continue
-            raise UsageError(f"cannot read directory {src_dir} in the build context: {e.strerror}; "
+            raise UsageError(f"cannot read {entry.path} in the build context: {e.strerror}; "
                              "fix its permissions or exclude it in .dockerignore") from None
-        for de in entries:
-            rel = f"{rel_dir}/{de.name}" if rel_dir else de.name
-            dst = os.path.join(dst_root, rel)
-            st = de.stat(follow_symlinks=False)
-            mode = st.st_mode
-            if stat.S_ISDIR(mode):
-                os.mkdir(dst, 0o700)  # real mode set once its content is copied
-                dirs.append((dst, st))
-                stack.append((rel, de.path))
-            elif stat.S_ISLNK(mode):
-                os.symlink(os.readlink(de.path), dst)
-                os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
-            elif stat.S_ISREG(mode):
-                key = (st.st_dev, st.st_ino)
-                if st.st_nlink > 1 and key in linked:
-                    os.link(linked[key], dst)
-                    continue
-                try:
-                    shutil.copyfile(de.path, dst, follow_symlinks=False)
-                except PermissionError:
-                    if ignore.excluded(rel):
-                        continue
-                    raise UsageError(f"cannot read {de.path} in the build context: permission denied; "
-                                     "fix its permissions or exclude it in .dockerignore") from None
-                os.chmod(dst, stat.S_IMODE(mode))
-                os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
-                if st.st_nlink > 1:
-                    linked[key] = dst
-            elif stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-                try:
-                    os.mknod(dst, mode, st.st_rdev)
-                except PermissionError:
-                    continue  # only root can make device nodes; nothing a build could use anyway
-                os.chmod(dst, stat.S_IMODE(mode))
-                os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
-            # sockets are not copied: Docker never sends them
-    for dst, st in reversed(dirs):  # children first, so parents keep their times and read-only modes
-        os.chmod(dst, stat.S_IMODE(st.st_mode))
-        os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
-
-
-def _remove_tree(top: str) -> None:
-    """rmtree that also gets through read-only or unlistable directories copied from the user's tree."""
-
-    def make_writable(path: str) -> None:
-        try:
-            # Only real directories inside our tree: chmod would follow a symlink to the user's files.
-            if path.startswith(top) and stat.S_ISDIR(os.lstat(path).st_mode):
-                os.chmod(path, 0o700)
-        except OSError:
-            pass
-
-    def on_error(func: Callable[..., object], path: str, exc: object) -> None:
-        err = exc[1] if isinstance(exc, tuple) else exc
-        if isinstance(err, FileNotFoundError):
-            return
-        make_writable(os.path.dirname(path))
-        make_writable(path)
-        try:
-            if func in (os.rmdir, os.unlink, os.remove):
-                func(path)
-            elif stat.S_ISDIR(os.lstat(path).st_mode):
-                _rmtree(path)
-        except FileNotFoundError:
-            pass
-
-    def _rmtree(path: str) -> None:
-        if sys.version_info >= (3, 12):
-            shutil.rmtree(path, onexc=on_error)
-        else:
-            shutil.rmtree(path, onerror=on_error)
-
-    if os.path.lexists(top):
-        _rmtree(top)
-
-
-def _append_edit(path: str, nonce: str) -> None:
-    st = os.lstat(path)
-    mode = stat.S_IMODE(st.st_mode)
-    writable = os.access(path, os.R_OK | os.W_OK, follow_symlinks=False)
-    if not writable:
-        os.chmod(path, mode | 0o600)  # a read-only source file; its mode is restored below
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb+") as fh:
-            head = fh.read(_BINARY_PROBE)
-            size = fh.seek(0, os.SEEK_END)
-            if b"\0" in head:
-                data = nonce.encode()
-            else:
-                data = b""
-                if size:
-                    fh.seek(size - 1)
-                    if fh.read(1) != b"\n":
-                        data = b"\n"
-                data += f"# cacheprof edit {nonce}\n".encode()
-            fh.seek(0, os.SEEK_END)
-            fh.write(data)
-    finally:
-        if not writable:
-            os.chmod(path, mode)
-
-
-class TempContext:
-    """A scratch copy of a build context in a fresh temporary directory, removed on exit.
-
-    The user's directory is only read. Use `path` (and `map_path`) inside the `with` block.
-    """
-
-    def __init__(self, context_dir: Path) -> None:
-        self.source = Path(context_dir)
-        self._root: str | None = None
-        self._path: Path | None = None
-
-    @property
-    def path(self) -> Path:
-        if self._path is None:
-            raise RuntimeError("TempContext used outside its with block")
-        return self._path
-
-    def __enter__(self) -> TempContext:
-        root = resolve_context(self.source)
-        ignore = DockerIgnore.for_context(Path(root))
-        tmp = tempfile.mkdtemp(prefix="cacheprof-ctx-")
-        try:
-            _copy_tree(root, tmp, ignore)
-        except BaseException:
-            _remove_tree(tmp)
-            raise
-        self._root, self._path = root, Path(tmp)
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._path is not None:
-            _remove_tree(str(self._path))
-            self._path = None
-
-    def map_path(self, path: Path) -> Path:
-        """Where a path inside the original context lives in the copy; other paths are returned as is."""
-        assert self._root is not None
-        real = os.path.realpath(path)
-        rel = os.path.relpath(real, self._root)
-        if rel == ".." or rel.startswith(".." + os.sep):
-            return Path(path)
-        return self.path / rel
-
-    def apply_edit(self, glob: str, nonce: str) -> list[str]:
-        """Change the content of every file of the copy the glob matches; returns their paths, sorted.
-
-        Text files get `# cacheprof edit <nonce>` as a last line, binary files (a NUL byte in the first
-        8 KiB) the nonce bytes. Symlinks are never followed; hard-linked files are edited once.
-        """
-        edited: list[str] = []
-        done: set[tuple[int, int]] = set()
-        for entry in _matching_entries(str(self.path), glob):
-            key = (entry.st.st_dev, entry.st.st_ino)
-            if key not in done:
-                _append_edit(entry.path, nonce)
-                done.add(key)
-            edited.append(entry.rel)
-        if not edited:
-            raise UsageError(
-                f"edit:{glob} matches no file in the context {self.source}; give files relative to the "
-                "context, e.g. edit:src/*.py or edit:requirements.txt"
-            )
-        return sorted(edited)
+    if not edited:
+        raise UsageError(
+            f"edit:{glob} matches no file in the context {context_dir}; give files relative to the "
+            "context, e.g. edit:src/*.py or edit:requirements.txt"
+        )
+    return Edit(tuple(sorted(edited)), overrides)
 
 
 def _source_files(files: Sequence[str], source: str, excludes: Sequence[str], root: str) -> list[str]:

@@ -1,25 +1,22 @@
-"""The build context tar the docker CLI would send, including its handling of the Dockerfile and .dockerignore.
+"""The build-context tar the docker CLI would send, including its handling of the Dockerfile and .dockerignore.
 
 The client, not the daemon, applies .dockerignore, so cacheprof must filter exactly as the CLI does.
-Pure Python; never imports `docker`.
+The tar is streamed: a generator of chunks that reads each file while it is sent, so memory stays flat
+whatever the context's size. Edits are overrides applied here (bytes appended to a file's content), so
+no copy of the context is ever made and the user's files are only read. Pure Python; never imports `docker`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import stat
 import tarfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from .dockerignore import DockerIgnore
-
-if TYPE_CHECKING:
-    pass
-
 from .walk import (
     _COPY_BUFSIZE,
     DOCKERIGNORE,
@@ -29,6 +26,13 @@ from .walk import (
     resolve_context,
     walk_context,
 )
+
+# Appended bytes per file, keyed by (st_dev, st_ino): hard links to an edited file share the edit.
+Overrides = Mapping[tuple[int, int], bytes]
+
+_BLOCK = 512
+_RECORD = 20 * _BLOCK  # tarfile pads the archive to whole records, as Go's archive/tar readers accept
+_ENCODING = "utf-8"
 
 
 def _header(entry: ContextEntry, hardlinks: dict[tuple[int, int], str]) -> tarfile.TarInfo | None:
@@ -102,61 +106,115 @@ def _regular_header(name: str, size: int, mode: int, mtime: int) -> tarfile.TarI
     return ti
 
 
-def make_tar(context_dir: Path, dockerfile: Path, *, buildkit: bool = False) -> tuple[bytes, str]:
-    """The build-context tar as the docker CLI sends it, and the Dockerfile's name inside it.
+def _head(ti: tarfile.TarInfo) -> bytes:
+    return ti.tobuf(tarfile.GNU_FORMAT, _ENCODING, "surrogateescape")
 
-    `buildkit`: the tar is for `POST /build?version=2` without a session. That path never reads
-    .dockerignore and copies whatever the tar holds, so an excluded .dockerignore is not sent (a
-    `COPY . .` would otherwise copy it). The Dockerfile must still be sent: the daemon reads it from the tar.
 
-    GNU format (this daemon's BuildKit rejects PAX headers). The Dockerfile and .dockerignore are sent
-    even when .dockerignore excludes them; a Dockerfile outside the context is added under a name of its
-    own, which is also appended to the sent .dockerignore so builds do not copy it.
+def _pad(size: int) -> bytes:
+    return b"\0" * (-size % _BLOCK)
+
+
+def _file_chunks(path: str, size: int, extra: bytes) -> Iterator[bytes]:
+    """`size` bytes of the file (its size when listed: a file that grows is cut there), then `extra`."""
+    left = size
+    with _open_regular(path) as fh:
+        while left > 0:
+            chunk = fh.read(min(_COPY_BUFSIZE, left))
+            if not chunk:
+                raise UsageError(f"{path} changed while cacheprof read the build context; retry "
+                                 "when nothing writes into it")
+            left -= len(chunk)
+            yield chunk
+    if extra:
+        yield extra
+    yield _pad(size + len(extra))
+
+
+class ContextStream:
+    """The context tar of one build: `dockerfile` is its name inside the tar; iterate for the bytes.
+
+    Everything that can be refused (a missing Dockerfile, a bad .dockerignore) is checked when the
+    stream is made, before any build; the files are read only while the stream is consumed, once.
+    `sent_bytes` counts what was produced so far.
     """
-    root = resolve_context(context_dir)
-    df_real, df_rel = _locate_dockerfile(root, dockerfile)
-    ignore_path = os.path.join(root, DOCKERIGNORE)
-    ignore = DockerIgnore.from_file(Path(ignore_path))
-    # The CLI's TrimBuildFilesFromExcludes: re-include the two build files when excluded.
-    if ignore.legacy_matches(DOCKERIGNORE) and not buildkit:
-        ignore = ignore.with_patterns(["!" + DOCKERIGNORE])
-    if df_rel is not None and ignore.legacy_matches(df_rel):
-        ignore = ignore.with_patterns(["!" + df_rel])
 
-    outside: tuple[str, bytes, int] | None = None
-    if df_rel is None:
-        with _open_regular(df_real) as fh:
-            outside = (_outside_name(root, df_real), fh.read(), int(os.stat(df_real).st_mtime))
+    def __init__(self, context_dir: Path, dockerfile: Path, *, buildkit: bool = False,
+                 overrides: Overrides | None = None) -> None:
+        self.root = resolve_context(context_dir)
+        self.buildkit = buildkit
+        self.overrides: Overrides = overrides or {}
+        df_real, df_rel = _locate_dockerfile(self.root, dockerfile)
+        ignore = DockerIgnore.from_file(Path(self.root, DOCKERIGNORE))
+        # The CLI's TrimBuildFilesFromExcludes: re-include the two build files when excluded.
+        if ignore.legacy_matches(DOCKERIGNORE) and not buildkit:
+            ignore = ignore.with_patterns(["!" + DOCKERIGNORE])
+        if df_rel is not None and ignore.legacy_matches(df_rel):
+            ignore = ignore.with_patterns(["!" + df_rel])
+        self.ignore = ignore
+        self.outside: tuple[str, bytes, int] | None = None
+        if df_rel is None:
+            with _open_regular(df_real) as fh:
+                self.outside = (_outside_name(self.root, df_real), fh.read(), int(os.stat(df_real).st_mtime))
+        self.dockerfile = self.outside[0] if self.outside is not None else str(df_rel)
+        self.sent_bytes = 0
 
-    buf = io.BytesIO()
-    hardlinks: dict[tuple[int, int], str] = {}
-    sent_ignore = False
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT, copybufsize=_COPY_BUFSIZE) as tar:
-        for entry in walk_context(root, ignore):
-            if outside is not None and entry.rel == DOCKERIGNORE and not stat.S_ISDIR(entry.st.st_mode):
-                with _open_regular(ignore_path) as fh:
-                    data = fh.read() + b"\n" + outside[0].encode() + b"\n"
-                ti = _regular_header(DOCKERIGNORE, len(data), stat.S_IMODE(entry.st.st_mode),
-                                     int(entry.st.st_mtime))
-                tar.addfile(ti, io.BytesIO(data))
+    def __iter__(self) -> Iterator[bytes]:
+        """Chunks of about 1 MiB (small entries are gathered, large files read piecewise)."""
+        buf = bytearray()
+        for piece in self._pieces():
+            buf += piece
+            if len(buf) >= _COPY_BUFSIZE:
+                self.sent_bytes += len(buf)
+                yield bytes(buf)
+                buf.clear()
+        end = b"\0" * (2 * _BLOCK)
+        total = self.sent_bytes + len(buf) + len(end)
+        buf += end + b"\0" * (-total % _RECORD)
+        self.sent_bytes += len(buf)
+        yield bytes(buf)
+
+    def _pieces(self) -> Iterator[bytes]:
+        """Header and content blocks, as GNU format (this daemon's BuildKit rejects PAX headers).
+
+        The Dockerfile and .dockerignore are sent even when .dockerignore excludes them; a Dockerfile
+        outside the context is added under a name of its own, which is also appended to the sent
+        .dockerignore so builds do not copy it. `buildkit`: the tar is for `POST /build?version=2` without
+        a session, which never reads .dockerignore and copies whatever the tar holds, so an excluded
+        .dockerignore is not sent (a `COPY . .` would otherwise copy it).
+        """
+        outside = self.outside
+        hardlinks: dict[tuple[int, int], str] = {}
+        sent_ignore = False
+        for entry in walk_context(self.root, self.ignore):
+            st = entry.st
+            extra = self.overrides.get((st.st_dev, st.st_ino), b"") if stat.S_ISREG(st.st_mode) else b""
+            if outside is not None and entry.rel == DOCKERIGNORE and not stat.S_ISDIR(st.st_mode):
+                with _open_regular(entry.path) as fh:
+                    data = fh.read() + extra + b"\n" + outside[0].encode() + b"\n"
+                yield _head(_regular_header(DOCKERIGNORE, len(data), stat.S_IMODE(st.st_mode), int(st.st_mtime)))
+                yield data + _pad(len(data))
                 sent_ignore = True
                 continue
             ti = _header(entry, hardlinks)
             if ti is None:
                 continue
             if ti.type != tarfile.REGTYPE:
-                tar.addfile(ti)
+                yield _head(ti)
                 continue
-            with _open_regular(entry.path) as fh:
-                try:
-                    tar.addfile(ti, fh)
-                except OSError:
-                    raise UsageError(f"{entry.path} changed while cacheprof read the build context; retry "
-                                     "when nothing writes into it") from None
+            size = ti.size
+            ti.size += len(extra)
+            yield _head(ti)
+            yield from _file_chunks(entry.path, size, extra)
         if outside is not None:
             name, content, mtime = outside
-            tar.addfile(_regular_header(name, len(content), 0o600, mtime), io.BytesIO(content))
-            if not sent_ignore and not buildkit:  # BuildKit never reads it; COPY . . would copy it
+            yield _head(_regular_header(name, len(content), 0o600, mtime)) + content + _pad(len(content))
+            if not sent_ignore and not self.buildkit:  # BuildKit never reads it; COPY . . would copy it
                 data = f"{DOCKERIGNORE}\n{name}\n".encode()
-                tar.addfile(_regular_header(DOCKERIGNORE, len(data), 0o600, mtime), io.BytesIO(data))
-    return buf.getvalue(), outside[0] if outside is not None else str(df_rel)
+                yield _head(_regular_header(DOCKERIGNORE, len(data), 0o600, mtime)) + data + _pad(len(data))
+
+
+def make_tar(context_dir: Path, dockerfile: Path, *, buildkit: bool = False,
+             overrides: Overrides | None = None) -> tuple[bytes, str]:
+    """The whole tar in memory and the Dockerfile's name inside it (tests and small contexts only)."""
+    stream = ContextStream(context_dir, dockerfile, buildkit=buildkit, overrides=overrides)
+    return b"".join(stream), stream.dockerfile
