@@ -564,7 +564,7 @@ def make_tty() -> None:
 
 def make_plain() -> None:
     # 9. A step re-opened later in the build: `#N DONE` twice, the last figure counts; GitHub timestamps.
-    ev, vs, err, last = bk("bk-app-edit")
+    ev, vs, err, _ = bk("bk-app-edit")
     reopen(vs, ev, "[builder 6/6]", 0.0, 0.6)
     out = render_plain(ev, vs, err)
     write("plain_reopened_gha.log", [gh_stamp(t) + x for t, x in out],
@@ -592,34 +592,34 @@ def make_plain() -> None:
            "builds": [build(plain_truth(vsa), ok=True, complete=True),
                       build(plain_truth(vsw), ok=True, complete=True)]})
     # 12. A tool that prefixes every line with its own `name ──  `.
-    ev, vs, err, last = bk("bk-app-edit")
+    ev, vs, err, _ = bk("bk-app-edit")
     write("plain_tool_prefix.log", ["myapp ──  " + x for _, x in render_plain(ev, vs, err)],
           {"format": "plain", "cause": "unknown repeating prefix",
            "builds": [build(plain_truth(vs), ok=True, complete=True)]})
     # 13. Go's log package timestamps.
-    ev, vs, err, last = bk("bk-app-warm")
+    ev, vs, err, _ = bk("bk-app-warm")
     write("plain_go_log.log", [go_stamp(t) + x for t, x in render_plain(ev, vs, err)],
           {"format": "plain", "cause": "Go log timestamps",
            "builds": [build(plain_truth(vs), ok=True, complete=True)]})
     # 14. Console wrapping at 80 columns: long vertex names continue on the next line.
-    ev, vs, err, last = bk("bk-app-cold")
+    ev, vs, err, _ = bk("bk-app-cold")
     write("plain_wrapped80.log", wrap([x for _, x in render_plain(ev, vs, err)], 80),
           {"format": "plain", "cause": "wrapped header lines",
            "builds": [build(plain_truth(vs), ok=True, complete=True)]})
     # 15. The log ends while a RUN runs: that step is UNKNOWN, the build incomplete.
-    ev, vs, err, last = bk("bk-app-cold")
+    ev, vs, err, _ = bk("bk-app-cold")
     running = next(v for v in vs.values() if v.name.startswith("[builder 6/6]"))
     cut = running.started + 0.5
     write("plain_cut_running.log", [x for _, x in render_plain(ev, vs, err, until=cut)],
           {"format": "plain", "cause": "truncated log: UNKNOWN",
            "builds": [build(plain_truth(vs, until=cut), ok=False, complete=False)]})
     # 16. A failure that cancels a parallel stage.
-    ev, vs, err, last = bk("bk-fail")
+    ev, vs, err, _ = bk("bk-fail")
     write("plain_fail_canceled.log", [x for _, x in render_plain(ev, vs, err)],
           {"format": "plain", "cause": "CANCELED",
            "builds": [build(plain_truth(vs), ok=False, complete=True)]})
     # 17. A FROM that pulls: download lines, DONE 23.6s.
-    ev, vs, err, last = bk("bk-app-cold")
+    ev, vs, err, _ = bk("bk-app-cold")
     add_pull(vs, ev, "[builder 1/6] FROM", 23.6, 27.1)
     write("plain_pull.log", [gh_stamp(t) + x for t, x in render_plain(ev, vs, err)],
           {"format": "plain", "cause": "FROM pull",
@@ -634,10 +634,13 @@ def make_plain() -> None:
     # 20. A cut plain log that ends mid-line inside a long output, with ANSI colour.
     ev, vs, err, _last = bk("bk-app-edit")
     running = next(v for v in vs.values() if v.name.startswith("[stage-1 6/6]"))
-    cut = running.started + 0.3
+    cut = next(e.t for e in ev if e.v is running and e.kind == "log")  # its first output line, cut mid-way
     lines = [x for _, x in render_plain(ev, vs, err, until=cut)]
+    while not lines[-1]:
+        lines.pop()
+    assert re.match(r"#\d+ \d+\.\d+ ", lines[-1]), lines[-1]
     lines[-1] = lines[-1][: max(3, len(lines[-1]) // 2)]
-    write("plain_cut_midline.log", [f"\x1b[34m{x}\x1b[0m" if x.endswith("DONE") else x for x in lines],
+    write("plain_cut_midline.log", [f"\x1b[34m{x}\x1b[0m" if " DONE " in x else x for x in lines],
           {"format": "plain", "cause": "truncated mid-line",
            "builds": [build(plain_truth(vs, until=cut), ok=False, complete=False)]}, cut_mid_line=True)
 
