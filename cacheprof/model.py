@@ -18,13 +18,21 @@ from .errors import UsageError
 if TYPE_CHECKING:
     from .dockerfile import DockerfileModel
 
-PROFILE_SCHEMA = "cacheprof/profile/v1"
+PROFILE_SCHEMA = "cacheprof/profile/v2"
+# Profiles this version still reads: v1 is v2 without the statuses v2 added.
+PROFILE_SCHEMAS_READ = ("cacheprof/profile/v1", PROFILE_SCHEMA)
 
 
 class StepStatus(StrEnum):
     CACHED = "CACHED"
     RUN = "RUN"
     ERROR = "ERROR"
+    # v2: a step the builder stopped because another failed (BuildKit's `CANCELED`), not a failure of its own.
+    CANCELED = "CANCELED"
+    # v2: a FROM whose base image was downloaded (download progress, or a non-trivial time): not a cache hit.
+    PULLED = "PULLED"
+    # v2: a step that started, and the log or stream ended before it did.
+    UNKNOWN = "UNKNOWN"
 
 
 class Builder(StrEnum):

@@ -18,7 +18,7 @@ from cacheprof.logparse.noise import clean, split_channel
 from cacheprof.store.profile_json import loads
 
 LOGS = Path(__file__).resolve().parent / "data" / "logs"
-SCHEMA_FILE = Path(__file__).resolve().parent.parent / "cacheprof" / "store" / "schemas" / "profile-v1.json"
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "cacheprof" / "store" / "schemas" / "profile-v2.json"
 ALL_LOGS = sorted(p.name for p in LOGS.iterdir() if p.suffix in (".log", ".md"))
 
 
@@ -53,7 +53,7 @@ def test_json_output_matches_the_schema_and_loads_back(name, validator):
     doc = json.loads(r.stdout)
     validator.validate(doc)
     assert doc["source"] == "parse"
-    assert doc["schema"] == "cacheprof/profile/v1"
+    assert doc["schema"] == "cacheprof/profile/v2"
     profile = loads(r.stdout)
     assert [b.scenario for b in profile.builds] == doc["scenarios"]
     assert doc["complete"] == all(b["complete"] for b in doc["builds"])
@@ -278,3 +278,31 @@ def test_mutated_logs_never_raise_anything_but_a_format_error():
             parse_log(io.BytesIO(bytes(data)), rng.choice(models))
         except InputFormatError:
             pass
+
+
+def test_help_lists_every_format():
+    from cacheprof.logparse import Format
+
+    out = CliRunner().invoke(main, ["parse", "--help"]).output
+    for f in Format:
+        assert f"  {f}  " in out or f"  {f} " in out, f
+
+
+def test_refusal_names_every_format_looked_for(tmp_path):
+    (tmp_path / "ci.log").write_text("Run actions/checkout@v4\nSyncing repository\nJob succeeded\n")
+    line = one_error_line(cli(str(tmp_path / "ci.log")))
+    for what in ("`#N`", "tty", "Step N/M", "JSON"):
+        assert what in line
+
+
+REAL = LOGS / "real"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in REAL.iterdir() if p.suffix in (".log", ".md", ".jsonl")))
+def test_corpus_json_matches_the_schema(name, validator):
+    """Every corpus log holds steps: never refused; its profile (with the v2 statuses) is valid."""
+    r = cli(str(REAL / name), "--format", "json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    validator.validate(doc)
+    assert any(b["steps"] for b in doc["builds"])

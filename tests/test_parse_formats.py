@@ -37,7 +37,7 @@ CLASSIC_WEBAPP = [
 
 def table(steps, statuses: str) -> list[tuple[str, str, str]]:
     """Zip (stage, instruction) pairs with a status string: C = CACHED, R = RUN, E = ERROR."""
-    names = {"C": "CACHED", "R": "RUN", "E": "ERROR"}
+    names = {"C": "CACHED", "R": "RUN", "E": "ERROR", "P": "PULLED", "U": "UNKNOWN", "X": "CANCELED"}
     assert len(steps) == len(statuses)
     return [(stage, ins, names[c]) for (stage, ins), c in zip(steps, statuses, strict=True)]
 
@@ -67,7 +67,7 @@ CASES = {
     # GitHub Actions: timestamps, ANSI, ##[group], masked *** registry, pulled base image, failure summary.
     "plain_github_actions.log": (Format.PLAIN, [("log", False, True, [
         ("0", "FROM ***.dkr.ecr.us-east-1.amazonaws.com/base/python:3.12-slim@sha256:"
-              "9c0e3a7f5d1b2c4e6a8b0d2f4e6a8c0b2d4f6a8c0e2b4d6f8a0c2e4b6d8f0a2c", "RUN"),
+              "9c0e3a7f5d1b2c4e6a8b0d2f4e6a8c0b2d4f6a8c0e2b4d6f8a0c2e4b6d8f0a2c", "PULLED"),
         ("0", "WORKDIR /app", "RUN"),
         ("0", "COPY requirements.txt .", "RUN"),
         ("0", "RUN pip install --no-cache-dir -r requirements.txt", "ERROR"),
@@ -84,7 +84,7 @@ CASES = {
         ("builder", "WORKDIR /src", "CACHED"),
         ("builder", "COPY go.mod go.sum ./", "CACHED"),
         ("web", "COPY web/package.json web/package-lock.json ./", "RUN"),
-        ("builder", "RUN go mod download", "ERROR"),
+        ("builder", "RUN go mod download", "CANCELED"),
         ("web", "RUN npm ci", "ERROR"),
     ])]),
     # Docker 20.10 format (digest lines, no #0), two builds; numbering restarts; #7 CACHED then DONE.
@@ -95,7 +95,7 @@ CASES = {
     # A Markdown paste from an issue: prose, ```console fences, CRLF.
     "plain_issue_paste.md": (Format.PLAIN, [("log", True, True, table(WEBAPP, "CCRRRR"))]),
     # Cut off mid-line during a RUN: never finished.
-    "plain_cut.log": (Format.PLAIN, [("log", False, False, table(WEBAPP[:4], "CCRR"))]),
+    "plain_cut.log": (Format.PLAIN, [("log", False, False, table(WEBAPP[:4], "CCRU"))]),
     # Two compose services' builds interleaved, `service-x  | ` prefixes (coloured): one build each.
     "plain_compose.log": (Format.PLAIN, [
         ("service-a", True, True, [
@@ -117,7 +117,7 @@ CASES = {
     ]),
     # Classic CLI: deprecation banner, a pulled base image, then a rebuild after an edit.
     "classic_cli.log": (Format.CLASSIC, [
-        ("build-1", True, True, table(CLASSIC_WEBAPP, "RRRRRRRR")),
+        ("build-1", True, True, table(CLASSIC_WEBAPP, "PRRRRRRR")),
         ("build-2", True, True, table(CLASSIC_WEBAPP, "CCCCCRRR")),
     ]),
     # Docker 1.12: `Step N :` without a total; a failing RUN.
@@ -129,7 +129,7 @@ CASES = {
         ("0", "RUN make", "ERROR"),
     ])]),
     # GitLab: section markers with \r ESC[0K, ANSI, stderr colour resets; the job timed out mid-build.
-    "classic_gitlab.log": (Format.CLASSIC, [("log", False, False, table(CLASSIC_WEBAPP[:5], "CCCRR"))]),
+    "classic_gitlab.log": (Format.CLASSIC, [("log", False, False, table(CLASSIC_WEBAPP[:5], "CCCRU"))]),
     # git push deploy: `remote: ` prefixes, CRLF, a COPY failure.
     "classic_remote.log": (Format.CLASSIC, [("log", False, True, table(CLASSIC_WEBAPP[:6], "CCCCCE"))]),
     # curl -i of POST /build: HTTP headers, then JSON lines with \u003e escapes and an ANSI stderr line.
@@ -163,7 +163,7 @@ def test_dockerfile_links_buildkit_steps_to_lines():
     model = load_dockerfile(LOGS / "webapp.Dockerfile")
     build = parse_log(LOGS / "plain_github_actions.log", model).builds[0]
     assert [(s.position, s.line, s.instruction, str(s.status)) for s in build.steps] == [
-        (1, 1, "FROM python:3.12-slim", "RUN"),
+        (1, 1, "FROM python:3.12-slim", "PULLED"),
         (3, 3, "WORKDIR /app", "RUN"),
         (4, 4, "COPY requirements.txt .", "RUN"),
         (5, 5, "RUN pip install --no-cache-dir -r requirements.txt", "ERROR"),
@@ -186,7 +186,7 @@ def test_dockerfile_links_parallel_stages():
         ("builder", 2, 2, "CACHED"),
         ("builder", 3, 3, "CACHED"),
         ("web", 3, 10, "RUN"),
-        ("builder", 4, 4, "ERROR"),
+        ("builder", 4, 4, "CANCELED"),
         ("web", 4, 11, "ERROR"),
     ]
     errors = {s.stage: s.error for s in build.steps if s.error}
@@ -252,7 +252,7 @@ def test_engine_json_without_arrival_times_has_no_timing():
     )
 
 
-def test_engine_json_classic_pull_progress_makes_from_run():
+def test_engine_json_classic_pull_progress_makes_from_pulled():
     """The classic builder sends a FROM's pull as `status` messages, not stream text."""
     messages = [
         {"stream": "Step 1/2 : FROM alpine:3.19"}, {"stream": "\n"},
@@ -270,7 +270,7 @@ def test_engine_json_classic_pull_progress_makes_from_run():
     import json
 
     build = parse_log([json.dumps(m) for m in messages]).builds[0]
-    assert rows(build) == [("0", "FROM alpine:3.19", "RUN"), ("0", "RUN true", "RUN")]
+    assert rows(build) == [("0", "FROM alpine:3.19", "PULLED"), ("0", "RUN true", "RUN")]
     assert build.ok and build.image_id == "sha256:123456789abc"
 
 

@@ -83,7 +83,7 @@ def test_scenarios_on_a_sleeping_dockerfile(builder, docker_engine, make_context
                 "-s", f"arg:FLAVOR={flavor}")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
-    assert doc["schema"] == "cacheprof/profile/v1" and doc["builder"] == builder
+    assert doc["schema"] == "cacheprof/profile/v2" and doc["builder"] == builder
     assert doc["engine"]["version"] and doc["engine"]["api_version"]
     builds = by_scenario(doc)
     assert list(builds) == ["cold", "warm", "edit:second/data.txt", "edit:second/debug.log", f"arg:FLAVOR={flavor}"]

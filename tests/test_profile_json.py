@@ -34,7 +34,7 @@ def test_round_trip_is_lossless_and_summary_is_computed():
     text = profile_json.dumps(p)
     assert profile_json.loads(text) == p
     doc = json.loads(text)
-    assert doc["schema"] == "cacheprof/profile/v1"
+    assert doc["schema"] == "cacheprof/profile/v2"
     assert doc["summary"]["cold"] == {"builds": 1, "ok": 0, "median_total_s": 2.0, "hit_rate": 0.3333,
                                       "steps": 3, "cached_steps": 1}
     assert doc["summary"]["warm"]["hit_rate"] == 0.5
@@ -67,3 +67,21 @@ def test_truncated_or_foreign_json_is_an_input_error(text):
     with pytest.raises(InputFormatError) as e:
         profile_json.loads(text, "p.json")
     assert e.value.exit_code == 2 and "\n" not in e.value.message
+
+
+def test_v1_profiles_still_load():
+    """v2 only added statuses: a v1 document (CACHED/RUN/ERROR) loads as it did."""
+    doc = json.loads(profile_json.dumps(sample()))
+    doc["schema"] = "cacheprof/profile/v1"
+    assert profile_json.profile_from_dict(doc) == sample()
+    doc["schema"] = "cacheprof/profile/v3"
+    with pytest.raises(InputFormatError, match="reads cacheprof/profile/v1 or cacheprof/profile/v2"):
+        profile_json.profile_from_dict(doc)
+
+
+def test_v2_statuses_round_trip():
+    steps = tuple(Step(n, "0", n, n, f"RUN {s}", s, None, None, None) for n, s in enumerate(StepStatus, 1))
+    p = Profile(builder="buildkit", dockerfile="", context="log", source="parse",
+                builds=(Build("log", 1, False, "cut", None, None, steps, complete=False),))
+    back = profile_json.loads(profile_json.dumps(p))
+    assert [str(s.status) for s in back.builds[0].steps] == ["CACHED", "RUN", "ERROR", "CANCELED", "PULLED", "UNKNOWN"]

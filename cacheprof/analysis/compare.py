@@ -66,7 +66,8 @@ class StepChange:
             return f"`{short}` is new in AFTER ({self.after} on {self.scenario})"
         if self.after is None:
             return f"`{short}` is gone in AFTER (was {self.before} on {self.scenario})"
-        verb = {"RUN": "re-run", "CACHED": "CACHED", "ERROR": "failing"}
+        verb = {"RUN": "re-run", "CACHED": "CACHED", "ERROR": "failing", "CANCELED": "canceled", "PULLED": "pulled",
+                "UNKNOWN": "cut off"}
         return (f"`{short}` was {verb.get(self.before, self.before)} on every {self.scenario} before, "
                 f"and is {verb.get(self.after, self.after)} after")
 

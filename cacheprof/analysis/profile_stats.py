@@ -284,7 +284,8 @@ def _scenarios_frame(profile: Profile, cold: str | None) -> pd.DataFrame:
     return df
 
 
-_STATUS_RANK = ("ERROR", "RUN", "CACHED")
+# Costlier first. A step cut off by the end of a log (UNKNOWN) ranks below a failure, above a run.
+_STATUS_RANK = ("ERROR", "CANCELED", "UNKNOWN", "RUN", "PULLED", "CACHED")
 
 
 def _per_step_frame(steps: pd.DataFrame, cold: str | None) -> pd.DataFrame:
@@ -310,7 +311,7 @@ def _per_step_frame(steps: pd.DataFrame, cold: str | None) -> pd.DataFrame:
     df["noisy"] = (df["cv"] > NOISY_CV) & (df["spread_s"] > NOISY_SPREAD_S)
     counts = steps.groupby([*keys, "status"], sort=False).size().unstack("status", fill_value=0)
     counts = counts.reindex(index=df.index, columns=list(_STATUS_RANK), fill_value=0)
-    # Most common status; ties go to the costlier (ERROR > RUN > CACHED) so nothing hides.
+    # Most common status; ties go to the costlier (ERROR > ... > CACHED) so nothing hides.
     df["status_mode"] = [_STATUS_RANK[i] for i in np.argmax(counts.to_numpy(), axis=1)]
     present = counts.to_numpy() > 0
     df["statuses"] = [

@@ -15,7 +15,7 @@ from ..logparse import Format
 @click.option("-f", "--file", "dockerfile", type=click.Path(path_type=Path),
               help="The Dockerfile that was built: steps get its line numbers and full instructions.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="json: one cacheprof/profile/v1 document on stdout and nothing else.")
+              help="json: one cacheprof/profile/v2 document on stdout and nothing else.")
 @click.option("--format-in", "fmt_in", type=click.Choice([str(f) for f in Format]),
               help="The log's format (default: detected).")
 def parse(logfile: str, dockerfile: Path | None, fmt: str, fmt_in: str | None) -> None:
@@ -28,11 +28,16 @@ def parse(logfile: str, dockerfile: Path | None, fmt: str, fmt_in: str | None) -
       classic      `docker build` text of the classic builder (Step N/M : ...)
       plain        BuildKit --progress=plain
       rawjson      BuildKit --progress=rawjson
+      tty          BuildKit's terminal display ([+] Building ... / => [stage 2/5] ... 1.2s),
+                   also a terminal recording of every frame (the last one counts)
 
     CI timestamps, ANSI colours, GitLab sections, `remote:` prefixes, CRLF and Markdown fences are
-    removed. A log of several builds gives one build record each (build-1, build-2, ...); lines
-    prefixed `service  | ` (docker compose) are parsed per service, named after it. Exit 0 when the log
-    was read (whatever the builds did), 2 when it holds no build or cannot be read."""
+    removed, as is any other prefix repeated on every line; lines a console wrapped are rejoined. A
+    log of several builds gives one build record each (build-1, build-2, ...); lines prefixed
+    `service  | ` (docker compose) and compose/bake labels (`[web builder 2/6]`) give one per service,
+    named after it. Statuses: CACHED, RUN, ERROR, CANCELED (stopped by another step's failure), PULLED
+    (a FROM that downloaded), UNKNOWN (the log ended while it ran). Exit 0 when the log was read
+    (whatever the builds did), 2 when it holds no build or cannot be read."""
     from ..dockerfile import load as load_dockerfile
     from ..logparse import parse_log, parse_recording, recording_engine, to_profile
 

@@ -5,9 +5,9 @@
     to_profile(result, model=None, log_name="") -> Profile   # the `source: "parse"` profile
 
 Formats (detect.Format): Engine API JSON streams of either builder, classic `docker build` text, BuildKit
-`--progress=plain` and `--progress=rawjson`; detected from the first line that tells, per channel. A
-channel is the log itself, or one docker-compose service (`service-a  | …` lines; each service's lines
-are parsed on their own, so two services' builds may interleave).
+`--progress=plain`, `--progress=rawjson` and its terminal display (tty); detected from the first line that
+tells, per channel. A channel is the log itself, or one docker-compose service (`service-a  | …` lines;
+each service's lines are parsed on their own, so two services' builds may interleave).
 
 Memory is bounded by the steps of the builds, not by the log: the log is read in 64 KiB chunks and no
 more than MAX_LINE bytes of one line are kept (longer lines are dropped and counted). A fast path skips
@@ -18,7 +18,9 @@ them, mostly without even splitting them out (see Parser.select).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
@@ -34,8 +36,11 @@ from .detect import Format, detect
 from .engine_json import EngineJsonParser
 from .noise import TIMESTAMP_BLOCK, TIMESTAMP_LINE, clean, split_channel
 from .plain import PlainParser
+from .prefix import PrefixFinder
 from .rawjson import RawJsonParser
 from .reader import LineSource, lines_of
+from .tty import TtyParser
+from .unwrap import unwrap, width_of
 
 __all__ = ["MAX_LINE", "Format", "ParseResult", "parse_log", "parse_recording", "recording_engine", "to_profile"]
 
@@ -45,8 +50,10 @@ _PARSERS: dict[Format, Callable[..., Parser]] = {
     Format.CLASSIC: ClassicTextParser,
     Format.PLAIN: PlainParser,
     Format.RAWJSON: RawJsonParser,
+    Format.TTY: TtyParser,
 }
-_LOOKED_FOR = "BuildKit `#N` plain lines, classic `Step N/M :` lines, Engine API or rawjson JSON lines"
+_LOOKED_FOR = ("BuildKit `#N` plain lines, BuildKit tty `=> [stage i/n]` lines, classic `Step N/M :` lines, "
+               "Engine API or rawjson JSON lines")
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,8 @@ class _LogReader:
         self.empty = False
         self.seen = False
         self.strip: Callable[[bytes, bytes], bytes] | None = None  # block-level noise removal, once seen
+        self.block_noise: list[re.Pattern[bytes]] = []
+        self.prefix = PrefixFinder()
 
     # --- the line loop (hot path) ---------------------------------------------------------------
 
@@ -95,21 +104,45 @@ class _LogReader:
             blocks = source.blocks()
         else:
             blocks = source
+        first = next(blocks, None)
+        if first is not None:
+            blocks = itertools.chain([first], blocks)
+            width = width_of(first)
+            if width is not None:  # a console wrapped the lines: rejoin them first
+                blocks = unwrap(blocks, width)
         slow = self._slow
         skip_if, keep_first, select = self._fast()
         for block in blocks:
-            if self.strip is not None:
-                block = self.strip(b"\n", block)
-            for raw in block.split(b"\n") if select is None else select(block):
-                if skip_if is not None:
-                    if skip_if(raw) is not None:
-                        continue
-                elif keep_first is not None:
-                    keep = keep_first.get(raw[:1])  # one-byte slices are cached objects: no allocation
-                    if keep is None or keep(raw) is None:
-                        continue
-                slow(raw)
-                skip_if, keep_first, select = self._fast()
+            todo: bytes | None = block
+            while todo is not None:
+                if self.strip is not None:
+                    todo = self.strip(b"\n", todo)
+                if select is None:
+                    # Every line goes to the slow path; when it finds noise to strip from whole blocks
+                    # (a CI timestamp, a prefix), the rest of this block is stripped before going on.
+                    lines = todo.split(b"\n")
+                    noise = len(self.block_noise)
+                    todo = None
+                    for i, raw in enumerate(lines):
+                        slow(raw)
+                        skip_if, keep_first, select = self._fast()
+                        if len(self.block_noise) != noise or select is not None:
+                            if i + 1 < len(lines):
+                                todo = b"\n" + b"\n".join(lines[i + 1 :])
+                            break
+                    continue
+                todo_lines = select(todo)
+                todo = None
+                for raw in todo_lines:
+                    if skip_if is not None:
+                        if skip_if(raw) is not None:
+                            continue
+                    elif keep_first is not None:
+                        keep = keep_first.get(raw[:1])  # one-byte slices are cached objects: no allocation
+                        if keep is None or keep(raw) is None:
+                            continue
+                    slow(raw)
+                    skip_if, keep_first, select = self._fast()
         if isinstance(source, LineSource):
             self.skipped, self.cut, self.empty = source.skipped, source.cut, source.empty
         else:
@@ -133,11 +166,36 @@ class _LogReader:
         self.seen = True
         if b"\x00" in raw:
             self.binary += 1
-        if self.strip is None and raw[:1].isdigit() and TIMESTAMP_LINE.match(raw):
-            self.strip = TIMESTAMP_BLOCK.sub
+        if not self.block_noise and raw[:1].isdigit() and TIMESTAMP_LINE.match(raw):
+            self._strip_blocks(TIMESTAMP_BLOCK)
         line = clean(raw)
         if line is None:
             return
+        if self.prefix.found is not None:
+            line = self.prefix.strip(line)
+        elif self.default.parser is None and not self.channels and detect(line) is None:
+            # No format claims the line: maybe a prefix nobody listed stands before the build's lines.
+            confirmed = self.prefix.offer(line)
+            if confirmed:
+                self._strip_blocks(self.prefix.block_pattern())
+                for x in confirmed:
+                    self._route(x)
+                return
+        self._route(line)
+
+    def _strip_blocks(self, pattern: re.Pattern[bytes]) -> None:
+        self.block_noise.append(pattern)
+        subs = [p.sub for p in self.block_noise]
+        if len(subs) == 1:
+            self.strip = subs[0]
+        else:
+            def strip(repl: bytes, block: bytes) -> bytes:
+                for sub in subs:
+                    block = sub(repl, block)
+                return block
+            self.strip = strip
+
+    def _route(self, line: bytes) -> None:
         chan = self.default
         split = split_channel(line)
         if split is not None:
@@ -330,7 +388,7 @@ def recording_engine(directory: Path) -> EngineInfo | None:
 
 def to_profile(result: ParseResult, model: DockerfileModel | None = None, log_name: str = "",
                engine: EngineInfo | None = None) -> Profile:
-    """The parsed builds as a `cacheprof/profile/v1` profile with `source: "parse"`; `context` names the
+    """The parsed builds as a `cacheprof/profile/v2` profile with `source: "parse"`; `context` names the
     log (a log has no build context)."""
     return Profile(
         builder=result.builder,

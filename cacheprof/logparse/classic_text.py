@@ -2,7 +2,8 @@
 
 Lines go to ClassicAssembler.feed_line without arrival times (the text has no clock). A new build starts
 at `Sending build context to Docker daemon`, at a Step number not above the last one (numbering
-restarted), or at any Step after the previous build ended (`Successfully built`, or a CLI error line).
+restarted), or at any Step after the previous build ended (the engine's `Successfully built <id>` after the
+last step, or a CLI error line).
 
 The fast path keeps only lines that can matter to a classic build, so a docker-compose `service  | …`
 line that follows an unprefixed classic build is not seen (compose logs start with prefixed lines).
@@ -119,10 +120,12 @@ class ClassicTextParser(ParserBase):
             return
         if self.asm is None:
             return
-        if line.startswith(b"Successfully built "):
+        self.asm.feed_line(line.decode("utf-8", "replace"), None)
+        if self.asm.succeeded and not self.ended:
+            # Only the engine's `Successfully built <id>` after the last step: a step's own output
+            # saying `Successfully built gast` does not end the build.
             self.ended = True
             self.keep_first = KEEP_FIRST
-        self.asm.feed_line(line.decode("utf-8", "replace"), None)
 
     def _step(self, n: int, total: bytes | None, line: bytes, end: int) -> None:
         if self.asm is not None and (self.ended or (self.asm.saw_step and n <= self.last)):

@@ -12,9 +12,12 @@ class Format(StrEnum):
     CLASSIC = "classic"
     PLAIN = "plain"
     RAWJSON = "rawjson"
+    TTY = "tty"
 
 
-PLAIN_SIGNAL = re.compile(rb"#\d{1,9} \S")
+PLAIN_SIGNAL = re.compile(rb"#(?:\d{1,9}|\*\*\*) \S")  # `#***`: CI secret masking hid the number
+# BuildKit's tty display: its header, or a vertex line (` => [stage 2/5] …`, ` => CACHED […] …`).
+TTY_SIGNAL = re.compile(rb"\[\+\] Building \d|\s{0,4}=> (?:CACHED |ERROR |CANCELED )?\[")
 CLASSIC_SIGNAL = re.compile(rb"Step \d{1,9}(?:/\d{1,9})? : |Sending build context to Docker daemon")
 ENGINE_KEYS = frozenset({"stream", "errorDetail"})
 ENGINE_IDS = frozenset({"moby.buildkit.trace", "moby.image.id"})
@@ -41,6 +44,8 @@ def detect(line: bytes) -> Format | None:
         return Format.PLAIN if PLAIN_SIGNAL.match(line) else None
     if first == b"S":
         return Format.CLASSIC if CLASSIC_SIGNAL.match(line) else None
+    if first in (b"[", b" ", b"="):
+        return Format.TTY if TTY_SIGNAL.match(line) else None
     if first == b"{":
         try:
             return json_format(json.loads(line))

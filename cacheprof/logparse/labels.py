@@ -11,14 +11,15 @@ from __future__ import annotations
 import re
 
 SERVICE_NAME = re.compile(r"^\[([^\s\]]+)(?: internal)?\] ")
+POSITION = re.compile(r"\d+/\d+$")
 STEP_LABEL = re.compile(r"^\[([^\s\]]+) (?:([^\s\]]+) )?\s*(\d+/\d+)\] ", re.S)
 
 
 def service_of(name: str) -> str | None:
     """The service an internal/export vertex names (`[web internal] load …`, `[web] exporting …`)."""
     m = SERVICE_NAME.match(name)
-    if m is None or m.group(1) == "internal":
-        return None
+    if m is None or m.group(1) == "internal" or POSITION.match(m.group(1)):
+        return None  # `[internal] …`, or a step of an unnamed stage (`[10/13] RUN …`)
     return m.group(1)
 
 

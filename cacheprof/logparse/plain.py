@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..dockerfile import DockerfileModel
 from ..model import Builder
@@ -24,8 +24,10 @@ from ..steps.buildkit import BuildKitAssembler
 from ..steps.trace_proto import VertexUpdate
 from .base import BUILDKIT_FAILURE, Emit, ParsedBuild, ParserBase, failure_text, pick_error, untimed
 from .detect import Format
+from .labels import service_of, split_service
 
-HASH = re.compile(rb"#(\d{1,9})(?: |$)")  # bounded: int() of thousands of digits raises
+# `#***`: a CI masked the number as a secret. Bounded: int() of thousands of digits raises.
+HASH = re.compile(rb"#(\d{1,9}|\*\*\*)(?: |$)")
 LOG_RAW = re.compile(rb"#\d+ \d+\.\d+ ")  # fast path: an output line changes nothing
 # The same lines inside a block, and blank lines, each with the newline before it (the literal `\n`
 # prefix lets the regex engine jump from line start to line start).
@@ -39,6 +41,8 @@ _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "µs": 1e-6, "us": 1e-6, 
 VERTEX_DIGEST = re.compile(rb"sha256:[0-9a-f]{64}\s*$")
 SUMMARY_RULE = b"------"
 EXPORT_PREFIX = "exporting to "
+EXPORT_LABEL = re.compile(r"\[[^\]\s]+\] exporting to ")  # compose/bake: `[web] exporting to image`
+TARGET = re.compile(rb"ERROR: target ([^\s:]+): ")  # bake names the target that failed
 CANCELED = "context canceled"
 
 
@@ -83,6 +87,28 @@ def _is_event(rest: bytes) -> bool:
     )
 
 
+@dataclass(slots=True)
+class _Build:
+    """One build's vertices; several may be open at once (parallel CI jobs writing one log)."""
+
+    order: int
+    vertices: dict[int, _Vertex] = field(default_factory=dict)
+    top: int = 0  # the highest vertex number of this build
+    current: int | None = None  # the vertex its last line was about
+    active: int = 0  # when its last line came (a line counter)
+    error: str | None = None
+    target: str | None = None  # bake: the target a failure line named
+    exported: bool = False
+    no_output: bool = False
+
+    @property
+    def ended(self) -> bool:
+        return self.exported or self.error is not None
+
+
+MASKED = -1  # `#***`: CI secret masking replaced the number
+
+
 class PlainParser(ParserBase):
     fmt = Format.PLAIN
 
@@ -90,57 +116,99 @@ class PlainParser(ParserBase):
         super().__init__(model, emit, channel)
         self.skip_if = LOG_RAW.match
         self.select = _select
-        self._reset()
-
-    def _reset(self) -> None:
-        self.vertices: dict[int, _Vertex] = {}
-        self.top = 0  # the highest vertex number of this build
-        self.error: str | None = None
-        self.exported = False
-        self.no_output = False
-        self.ended = False
+        self.builds: list[_Build] = []
+        self.count = 0
+        self.made = 0
         self.in_summary = False
 
     # --- lines ----------------------------------------------------------------------------------
 
     def feed(self, line: bytes) -> None:
+        self.count += 1
         m = HASH.match(line)
         if m is not None:
-            self._vertex_line(int(m.group(1)), line[m.end() :])
+            n = MASKED if m.group(1) == b"***" else int(m.group(1))
+            self._vertex_line(n, line[m.end() :])
             return
         if line == SUMMARY_RULE:
             self.in_summary = not self.in_summary
         elif self.in_summary:
             pass  # the failed vertex's last output lines: program text, not the client's
-        elif BUILDKIT_FAILURE.match(line):
-            self.error = failure_text(line)
-            self.ended = True
-            self.in_summary = False
-        elif line.startswith(b"WARNING: No output specified"):
-            self.no_output = True  # buildx without --load/--push: nothing is exported
+        else:
+            target = TARGET.match(line)
+            rest = line[target.end():] if target is not None else line
+            if BUILDKIT_FAILURE.match(rest):
+                b = self._failed_build()
+                if b is not None:
+                    b.error = failure_text(rest)
+                    b.target = target.group(1).decode("utf-8", "replace") if target is not None else None
+            elif line.startswith(b"WARNING: No output specified") and self.builds:
+                self._latest().no_output = True  # buildx without --load/--push: nothing is exported
+
+    def _latest(self) -> _Build:
+        return max(self.builds, key=lambda b: b.active)
+
+    def _failed_build(self) -> _Build | None:
+        """The build a client failure line is about: one with a failed vertex and no error yet."""
+        if not self.builds:
+            b = self._new()
+            return b
+        for b in sorted(self.builds, key=lambda b: -b.active):
+            if b.error is None and any(v.error and not v.error.endswith("canceled") for v in b.vertices.values()):
+                return b
+        pending = [b for b in self.builds if b.error is None]
+        return max(pending, key=lambda b: b.active) if pending else self._latest()
+
+    def _new(self) -> _Build:
+        for b in [b for b in self.builds if b.ended]:
+            self._finish(b)  # ended builds take no new numbering
+        b = _Build(self.made)
+        self.made += 1
+        self.builds.append(b)
+        return b
+
+    def _pick(self, n: int, rest: bytes, event: bool) -> _Build | None:
+        having = [b for b in self.builds if n in b.vertices]
+        if not event and having and rest[:1] != b"[":
+            event = True  # a status under a used number (`exporting layers done`): names start with `[`
+        if event:
+            if not having:
+                return None  # output of a vertex whose name is not in the log (it starts mid-build)
+            open_ = [b for b in having if not (b.vertices[n].done or b.vertices[n].error)] or having
+            return max(open_, key=lambda b: (b.current == n, b.active))
+        # The same name again is a reprint (after a switch, or a re-opened vertex), except `#1` once done:
+        # that is how every build starts (`#1 [internal] load build definition …`).
+        same = [b for b in having if b.vertices[n].raw == rest and not (n == 1 and b.vertices[n].done)]
+        if same:
+            return max(same, key=lambda b: (not b.vertices[n].done, b.active))  # the name printed again
+        free = [b for b in self.builds if n not in b.vertices and (n > b.top or n == MASKED)]
+        if free:
+            if n == MASKED:
+                return max(free, key=lambda b: b.active)
+            # Numbers are handed out in order of first print: the build whose count it continues.
+            return min(free, key=lambda b: (n - b.top, -b.active))
+        return None
 
     def _vertex_line(self, n: int, rest: bytes) -> None:
         if n == 0:
-            if rest.startswith(b"building with") and (self.vertices or self.error):
-                self._finish(ended=True)
+            if rest.startswith(b"building with"):
+                self._new()
             return
         if self.in_summary:
             return  # the failure summary repeats a vertex's last output lines
-        v = self.vertices.get(n)
         event = _is_event(rest)
-        if not event and (
-            ((self.ended or self.exported) and n <= self.top)
-            or (v is not None and rest != v.raw and rest[:1] == b"[")
-        ):
-            # A name under a used number once the build ended, or another name under a used number
-            # (statuses never start with `[`): the numbering restarted, so a new build began.
-            self._finish(ended=True)
-            v = None
+        b = self._pick(n, rest, event)
+        if b is None:
+            if event:
+                return
+            b = self._new()  # numbering restarted: a new build began
+        b.current, b.active = n, self.count
+        v = b.vertices.get(n)
         if v is None:
-            if not event:
-                self.vertices[n] = _Vertex(rest.decode("utf-8", "replace"), rest, len(self.vertices))
-                self.top = max(self.top, n)
-            return  # else output of a vertex whose name is not in the log (it starts mid-build)
+            b.vertices[n] = _Vertex(rest.decode("utf-8", "replace"), rest, len(b.vertices))
+            if n != MASKED:
+                b.top = max(b.top, n)
+            return
         if LOG_TIME.match(rest):
             return
         if rest == b"CACHED":
@@ -152,9 +220,10 @@ class PlainParser(ParserBase):
             v.done = True
             took = seconds(d.group(1).decode()) if d is not None and d.group(1) else None
             if took is not None:
-                v.duration = (v.duration or 0.0) + took
-            if v.name.startswith(EXPORT_PREFIX):
-                self.exported = True
+                # A re-opened vertex prints its figure again, counted from its first start: the last wins.
+                v.duration = took
+            if v.name.startswith(EXPORT_PREFIX) or EXPORT_LABEL.match(v.name):
+                b.exported = True
         elif rest.startswith(b"ERROR"):
             v.error = rest[6:].decode("utf-8", "replace").strip() or "failed"
             v.cached = False
@@ -182,27 +251,49 @@ class PlainParser(ParserBase):
     # --- builds ---------------------------------------------------------------------------------
 
     def close(self, *, cut: bool) -> None:
-        self._finish(ended=self.ended)
+        for b in sorted(self.builds, key=lambda b: b.order):
+            self._finish(b)
 
-    def _finish(self, *, ended: bool) -> None:
-        if not self.vertices and self.error is None:
-            self._reset()
+    def _finish(self, b: _Build) -> None:
+        self.builds.remove(b)
+        if not b.vertices and b.error is None:
             return
+        services = {s for s in (service_of(v.name) for v in b.vertices.values()) if s is not None}
+        groups: dict[str | None, list[tuple[int, _Vertex, str]]] = {}
+        for n, v in b.vertices.items():
+            svc, name = split_service(v.name, services)
+            groups.setdefault(svc, []).append((n, v, name))
+        if services:
+            groups.pop(None, None)
+        elif not groups:
+            groups[None] = []
+        for svc, vertices in groups.items():
+            self._emit(b, svc, vertices)
+
+    def _emit(self, b: _Build, svc: str | None, vertices: list[tuple[int, _Vertex, str]]) -> None:
         asm = BuildKitAssembler(self.model)
         vertex_errors: list[str] = []
-        for n, v in self.vertices.items():
+        exported = False
+        for n, v, name in vertices:
             start = float(v.seq)
-            completed = start + v.duration if v.done and v.duration is not None else None
+            # A CACHED vertex prints no time: no completion (its duration stays unknown, its status is CACHED).
+            completed = start + v.duration if v.done and v.duration is not None else (
+                start if v.done and not v.cached else None)
             digest = f"#{n}"
-            asm.feed_vertex(VertexUpdate(digest, v.name, v.cached, start, completed, v.error))
+            asm.feed_vertex(VertexUpdate(digest, name, v.cached, start, completed, v.error))
             if v.progress:
                 asm.feed_progress(digest)
             if v.error:
                 vertex_errors.append(v.error)
-        error = pick_error(self.error, vertex_errors)
+            if v.done and name.startswith(EXPORT_PREFIX):
+                exported = True
+        own = b.error if b.target in (None, svc) else None
+        if own is not None and svc is not None and b.target is None and not vertex_errors:
+            own = None  # another service's failure (its vertex failed): this one is judged by its own
+        error = pick_error(own, vertex_errors)
         asm.error = error
-        all_done = all(v.done or v.error for v in self.vertices.values())
-        asm.succeeded = error is None and (self.exported or (self.no_output and all_done))
-        outcome = untimed(asm.outcome(ended=ended or asm.succeeded))
-        self.emit(ParsedBuild(outcome, Builder.BUILDKIT, self.fmt, timed=False, channel=self.channel))
-        self._reset()
+        all_done = all(v.done or v.error for _, v, _ in vertices)
+        asm.succeeded = error is None and (exported or (b.no_output and all_done))
+        ended = b.error is not None or asm.succeeded
+        outcome = untimed(asm.outcome(ended=ended))
+        self.emit(ParsedBuild(outcome, Builder.BUILDKIT, self.fmt, timed=False, channel=svc or self.channel))

@@ -34,7 +34,8 @@ SERVICES_HEADER = re.compile(rb"\s*\[\+\] (?:Building|Running) \d+/\d+\s*$")
 JOB = re.compile(rb"\s*=> (?:(CACHED|ERROR|CANCELED) )?(.*?)(?:\s+(\d{1,7}(?:\.\d+)?)s)?\s*$", re.S)
 SUB = re.compile(rb"\s*=> => ")
 DOWNLOAD = re.compile(rb"(?:sha256:[0-9a-f]{6,}\s+\S+\s*/\s*\S+|extracting sha256:)")
-BUILT = re.compile(rb"\s*(?:(?:\xe2\x9c\x94|\xe2\x9c\x93) +)?Service +(\S+) +Built\b|\s*(?:\xe2\x9c\x94|\xe2\x9c\x93) +(\S+) +Built\b")
+CHECK = rb"(?:\xe2\x9c\x94|\xe2\x9c\x93)"  # compose's check marks
+BUILT = re.compile(rb"\s*(?:" + CHECK + rb" +)?Service +(\S+) +Built\b|\s*" + CHECK + rb" +(\S+) +Built\b")
 SUMMARY_RULE = b"------"
 EXPORT = "exporting to "
 CANCELED_ERROR = "context canceled"
@@ -49,13 +50,14 @@ class _Job:
     progress: bool = False
 
 
+STEP_KEY = re.compile(r"\[[^\]]*\d+/\d+\]")
+
+
 def _key(name: str) -> str:
-    """A job's identity across frames: its `[label]`, else its whole name."""
-    if name.startswith("["):
-        end = name.find("] ")
-        if end > 0:
-            return name[: end + 1]
-    return name
+    """A job's identity across frames: a step's `[stage i/n]` label (the text after it may be cut at
+    different widths), else its whole name."""
+    m = STEP_KEY.match(name)
+    return m.group(0) if m is not None else name
 
 
 class TtyParser(ParserBase):
@@ -130,8 +132,6 @@ class TtyParser(ParserBase):
         if not name:
             return
         key = _key(name)
-        if self.ended and key not in self.jobs:
-            self._finish()  # a vertex the ended build never had: the next build, pasted without its header
         job = self.jobs.get(key)
         if job is None:
             job = self.jobs[key] = _Job(name, len(self.jobs))
@@ -165,7 +165,7 @@ class TtyParser(ParserBase):
         running = self._running()
         services = {s for s in (service_of(j.name) for j in self.jobs.values()) if s is not None}
         groups: dict[str | None, list[tuple[str, _Job]]] = {}
-        for key, job in self.jobs.items():
+        for job in self.jobs.values():
             svc, name = split_service(job.name, services)
             groups.setdefault(svc, []).append((name, job))
         if services:
@@ -187,7 +187,7 @@ class TtyParser(ParserBase):
                 error = "failed"
             elif job.status == "CANCELED":
                 error = CANCELED_ERROR
-            completed = None if still or job.duration is None and error is None else start + (job.duration or 0.0)
+            completed = None if still or (job.duration is None and error is None) else start + (job.duration or 0.0)
             asm.feed_vertex(VertexUpdate(key, name, job.status == "CACHED", start, completed, error))
             if job.progress:
                 asm.feed_progress(key)

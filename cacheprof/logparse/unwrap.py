@@ -14,7 +14,9 @@ from collections import Counter
 from collections.abc import Iterator
 
 MIN_WIDTH = 60
-MIN_WRAPPED = 3
+MIN_WRAPPED = 3  # distinct lines exactly as wide as the widest
+SHAPE = 6
+DIGITS = re.compile(rb"\d")
 # Line starts of every format and of the client's own lines; a continuation starts with none of them.
 OWN_LINE = re.compile(
     rb"\s*$|#(?:\d|\*)|Step \d|\s?--->|\s*=> |\s*\[\+\]|------|ERROR|WARNING|error|\s?> |Successfully |Removing "
@@ -24,7 +26,8 @@ OWN_LINE = re.compile(
 
 def width_of(block: bytes) -> int | None:
     """The console width a block was wrapped at, or None."""
-    lengths = Counter(len(x.rstrip(b"\r")) for x in block.split(b"\n")[:-1])  # the last may be cut
+    lines = {x.rstrip(b"\r") for x in block.split(b"\n")[:-1]}  # the last may be cut
+    lengths = Counter(len(x) for x in lines)
     if not lengths:
         return None
     widest = max(lengths)
@@ -33,13 +36,23 @@ def width_of(block: bytes) -> int | None:
     return None
 
 
+def _shape(line: bytes) -> bytes:
+    return DIGITS.sub(b"0", line[:SHAPE])
+
+
+def _continues(line: bytes, nxt: bytes) -> bool:
+    """`nxt` is the rest of a wrapped `line`: it starts no line of its own, and not the way `line` starts
+    (a CI prefix on every line)."""
+    return OWN_LINE.match(nxt) is None and _shape(nxt) != _shape(line)
+
+
 def unwrap(blocks: Iterator[bytes], width: int) -> Iterator[bytes]:
     """The blocks with every wrapped line rejoined (also across block ends)."""
     carry: bytes | None = None
     for block in blocks:
         lines = block.split(b"\n")
         if carry is not None:
-            if OWN_LINE.match(lines[0]):
+            if not _continues(carry, lines[0]):
                 lines.insert(0, carry)
             else:
                 lines[0] = carry + lines[0]
@@ -48,7 +61,7 @@ def unwrap(blocks: Iterator[bytes], width: int) -> Iterator[bytes]:
         line = lines[0]
         seg = len(line.rstrip(b"\r"))  # the length of the line's last wrapped piece
         for nxt in lines[1:]:
-            if seg == width and not OWN_LINE.match(nxt):
+            if seg == width and _continues(line, nxt):
                 line = line.rstrip(b"\r") + nxt  # joined; the piece joined may be wrapped again
                 seg = len(nxt.rstrip(b"\r"))
                 continue

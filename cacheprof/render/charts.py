@@ -29,7 +29,8 @@ from ..analysis.profile_stats import Analysis, fmt_s, step_seconds, truncate
 from ..model import Build, Profile
 from .timeline import Bar, Timeline
 
-STATUS_COLORS = {"CACHED": "#4caf50", "RUN": "#ff9800", "ERROR": "#e53935"}
+STATUS_COLORS = {"CACHED": "#4caf50", "PULLED": "#42a5f5", "RUN": "#ff9800", "ERROR": "#e53935",
+                 "CANCELED": "#8d6e63", "UNKNOWN": "#9e9e9e"}
 MISSING_COLOR = "#d0d0d0"
 # Scenario bar colours for grouped charts (cold first, warm second, then edits).
 _PALETTE = ("#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -221,12 +222,12 @@ def invalidation_figure(analysis: Analysis) -> Figure:
         # Column labels are turned 60 degrees: their height is sin(60) of their length.
         fig, ax = _frame(max(0.3 * cols, 3.0), 0.3 * rows, left=_text_in(row_names) + 0.3, right=1.3,
                          top=0.45, bottom=_text_in(col_names) * 0.87 + 0.3)
-        codes = {"CACHED": 0, "RUN": 1, "ERROR": 2}
-        data = np.array([[codes.get(v, 3) if isinstance(v, str) else 3 for v in row]
+        codes = {s: i for i, s in enumerate(STATUS_COLORS)}
+        missing = len(codes)
+        data = np.array([[codes.get(v, missing) if isinstance(v, str) else missing for v in row]
                          for row in grid.itertuples(index=False)], dtype=float)
-        cmap = ListedColormap([STATUS_COLORS["CACHED"], STATUS_COLORS["RUN"], STATUS_COLORS["ERROR"],
-                               MISSING_COLOR])
-        ax.imshow(data, cmap=cmap, vmin=-0.5, vmax=3.5, aspect="auto", interpolation="nearest")
+        cmap = ListedColormap([*STATUS_COLORS.values(), MISSING_COLOR])
+        ax.imshow(data, cmap=cmap, vmin=-0.5, vmax=missing + 0.5, aspect="auto", interpolation="nearest")
         _row_labels(ax, row_names)
         ax.set_xticks([])
         tr = ax.get_xaxis_transform()  # x in data, y in axes fraction

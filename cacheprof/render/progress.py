@@ -8,7 +8,8 @@ from rich.status import Status
 
 from ..model import Build, Reporter, StepEvent
 
-_STYLE = {"CACHED": "green", "RUN": "yellow", "ERROR": "bold red"}
+_STYLE = {"CACHED": "green", "PULLED": "blue", "RUN": "yellow", "ERROR": "bold red", "CANCELED": "magenta",
+          "UNKNOWN": "dim"}
 
 
 class LiveProgress(Reporter):

@@ -16,11 +16,11 @@ def _clip(text: str, width: int) -> str:
 
 
 def render_build(build: Build, width: int = 60) -> str:
-    lines = [f"{'#':>3}  {'stage':<10} {'step':<{width}} {'status':<7} {'seconds':>8}"]
+    lines = [f"{'#':>3}  {'stage':<10} {'step':<{width}} {'status':<8} {'seconds':>8}"]
     for s in build.steps:
         lines.append(
             f"{s.index:>3}  {_clip(s.stage, 10):<10} {_clip(s.instruction, width):<{width}} "
-            f"{s.status!s:<7} {_secs(s.duration_s):>8}"
+            f"{s.status!s:<8} {_secs(s.duration_s):>8}"
         )
     hit = "-" if build.hit_rate is None else f"{build.hit_rate:.0%}"
     lines.append(f"     total {_secs(build.duration_s)} s wall, {_secs(build.step_time_s)} s in steps, hit rate {hit}")

@@ -20,6 +20,10 @@ from .trace_proto import VertexUpdate, decode_trace_aux
 # `[ 4/13] RUN …`, `[stage-0 4/5] COPY …`, `[build  2/3] …`
 NAME_RE = re.compile(r"^\[(?:([^\s\]]+)\s+)?\s*(\d+)/(\d+)\]\s+(.*)$", re.DOTALL)
 CANCELED_RE = re.compile(r"context canceled|\bcanceled\b", re.IGNORECASE)
+# BuildKit's clients call a vertex canceled when its error ends so (`…: exit code: 137: context canceled`).
+CANCELED_END = re.compile(r"\bcanceled\s*$", re.IGNORECASE)
+# A FROM that took this long fetched something even when the log shows no download lines.
+PULL_MIN_S = 1.0
 
 
 def parse_vertex_name(name: str) -> tuple[str | None, int, int, str] | None:
@@ -143,12 +147,15 @@ class BuildKitAssembler:
     @staticmethod
     def _status(v: _Vertex, text: str) -> StepStatus:
         if v.error:
-            return StepStatus.ERROR
+            return StepStatus.CANCELED if CANCELED_END.search(v.error) else StepStatus.ERROR
         if v.cached:
             return StepStatus.CACHED
-        if text.upper().startswith("FROM") and not v.progress:
+        if v.finished is None:
+            return StepStatus.UNKNOWN  # started; the stream ended before it did
+        if text.upper().startswith("FROM"):
             # A local base image: BuildKit shows it done, not cached, yet nothing was built or fetched.
-            return StepStatus.CACHED
+            took = v.duration_s or 0.0
+            return StepStatus.PULLED if v.progress or took >= PULL_MIN_S else StepStatus.CACHED
         return StepStatus.RUN
 
     def outcome(self, *, ended: bool = True) -> BuildOutcome:

@@ -17,6 +17,9 @@ from ..model import BuildOutcome, ProgressCallback, Step, StepEvent, StepStatus
 from .common import strip_ansi
 
 STEP_RE = re.compile(r"^Step (\d+)(?:/(\d+))? : (.*)$")
+# The engine's own end of a build: an image id, after the last step. A step's output can say
+# `Successfully built gast` (pip) and must not end the build.
+BUILT_RE = re.compile(r"^Successfully built ([0-9a-f]{12,64})\s*$")
 CLOSE_RE = re.compile(r"^ ---> ([0-9a-f]{6,64})?\s*$")
 STAGE_NAME_RE = re.compile(r"\s+AS\s+(\S+)\s*$", re.IGNORECASE)
 
@@ -30,6 +33,7 @@ class _Open:
     cached: bool = False
     ran: bool = False
     pulled: bool = False
+    closed: bool = False  # its ` ---> <id>` line came
     finished: float | None = None
     image: str | None = None
     error: str | None = None
@@ -97,11 +101,13 @@ class ClassicAssembler:
         if m:
             self._open(int(m.group(1)), int(m.group(2)) if m.group(2) else None, m.group(3).strip(), arrival)
             return
-        if line.startswith("Successfully built "):
+        cur = self._steps[-1] if self._steps else None
+        if line.startswith("Successfully built ") and BUILT_RE.match(line) and (
+            cur is None or cur.total is None or cur.number >= cur.total
+        ):
             self._close_current(arrival)
             self.succeeded = True
             return
-        cur = self._steps[-1] if self._steps else None
         if cur is None or cur.finished is not None:
             return
         if line.startswith(" ---> Using cache"):
@@ -112,6 +118,7 @@ class ClassicAssembler:
             pass
         elif (c := CLOSE_RE.match(line)) is not None:
             cur.image = c.group(1)
+            cur.closed = True
             cur.finished = arrival
             self._emit_done(cur)
         elif line.startswith(("Pulling from", "Pulling fs layer", "Downloading", "Download complete")) or (
@@ -170,9 +177,11 @@ class ClassicAssembler:
             return StepStatus.ERROR
         if s.cached:
             return StepStatus.CACHED
-        if s.text.upper().startswith("FROM") and not s.pulled:
-            # The base image was already local: nothing was built or fetched for this step.
-            return StepStatus.CACHED
+        if not s.closed and not self.succeeded and s is self._steps[-1]:
+            return StepStatus.UNKNOWN  # the last step, never closed: the output ended while it ran
+        if s.text.upper().startswith("FROM"):
+            # Without pull lines the base image was already local: nothing was built or fetched.
+            return StepStatus.PULLED if s.pulled else StepStatus.CACHED
         return StepStatus.RUN
 
     def _emit_done(self, s: _Open) -> None:

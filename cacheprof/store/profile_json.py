@@ -1,4 +1,5 @@
-"""The profile JSON contract (`cacheprof/profile/v1`): Profile <-> plain dicts, with strict loading.
+"""The profile JSON contract (`cacheprof/profile/v2`; v1 files still load): Profile <-> plain dicts,
+with strict loading.
 
 Fields may be added, never renamed. Loading checks every field it uses, so a truncated or hand-edited
 file gives one clear line instead of a traceback.
@@ -13,7 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ..errors import InputFormatError
-from ..model import PROFILE_SCHEMA, Build, EngineInfo, InternalVertex, Profile, Step, StepStatus
+from ..model import PROFILE_SCHEMA, PROFILE_SCHEMAS_READ, Build, EngineInfo, InternalVertex, Profile, Step, StepStatus
 
 
 def scenario_summary(profile: Profile) -> dict[str, dict[str, Any]]:
@@ -147,7 +148,7 @@ def _step_from(r: _Reader, d: Any, p: str) -> Step:
     try:
         st = StepStatus(status)
     except ValueError:
-        raise r.fail(f"{p}.status", f"is {status!r}, not CACHED, RUN or ERROR") from None
+        raise r.fail(f"{p}.status", f"is {status!r}, not one of {', '.join(StepStatus)}") from None
     return Step(
         index=r.get(d, "index", p, (int,)),
         stage=str(r.get(d, "stage", p, (str, int))),
@@ -196,8 +197,9 @@ def profile_from_dict(data: Any, where: str = "profile") -> Profile:
     if not isinstance(data, Mapping):
         raise InputFormatError(f"{where}: not a JSON object; is this a cacheprof profile.json?")
     schema = r.get(data, "schema", "", (str,))
-    if schema != PROFILE_SCHEMA:
-        raise InputFormatError(f"{where}: schema is {schema!r}, this cacheprof reads {PROFILE_SCHEMA!r}")
+    if schema not in PROFILE_SCHEMAS_READ:
+        reads = " or ".join(PROFILE_SCHEMAS_READ)
+        raise InputFormatError(f"{where}: schema is {schema!r}, this cacheprof reads {reads}")
     engine = r.get(data, "engine", "", (dict,), optional=True)
     builds = r.get(data, "builds", "", (list,))
     return Profile(

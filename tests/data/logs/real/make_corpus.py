@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 SRC = HERE / "src"
 sys.path.insert(0, str(HERE.parents[3]))
 
-from cacheprof.buildkit_proto import _status_response_class  # noqa: E402  (decoding only, not parsing)
+from cacheprof.steps.trace_proto import _status_response_class  # noqa: E402  (decoding only, not parsing)
 
 STEP_NAME = re.compile(r"^\[(?:(\S+) )?\s*(\d+)/(\d+)\] (.*)$", re.S)
 PREFIXED_NAME = re.compile(r"^\[(\S+) (?:(\S+) )?\s*(\d+)/(\d+)\] (.*)$", re.S)
@@ -227,22 +227,22 @@ def render_plain(events: list[Event], vs: dict[str, Vtx], error: str | None, *, 
                  header: bool = True, until: float | None = None, label=lambda name: name,
                  summary: bool = True) -> list[tuple[float, str]]:
     out: list[tuple[float, str]] = []
-    index: dict[str, int] = {}
+    index: dict[int, int] = {}
     cur: list[Vtx | None] = [None]
-    done: set[str] = set()
+    done: set[int] = set()
     nxt = [first]
     if header and events:
         out.append((events[0].t, '#0 building with "default" instance using docker driver'))
 
     def emit(t: float, v: Vtx, text: str) -> None:
-        out.append((t, f"#{index[v.digest]} {text}"))
+        out.append((t, f"#{index[id(v)]} {text}"))
 
     def switch(t: float, v: Vtx) -> None:
         c = cur[0]
-        if c is not None and c is not v and c.digest not in done:
+        if c is not None and c is not v and id(c) not in done:
             emit(t, c, "...")
             out.append((t, ""))
-        if c is not v and v.digest in index and v.digest not in done:
+        if c is not v and id(v) in index and id(v) not in done:
             emit(t, v, label(v.name))
         cur[0] = v
 
@@ -251,13 +251,13 @@ def render_plain(events: list[Event], vs: dict[str, Vtx], error: str | None, *, 
             break
         v = e.v
         if e.kind in ("start", "restart"):
-            if v.digest not in index or e.kind == "restart":
-                if v.digest not in index:
-                    index[v.digest] = nxt[0]
+            if id(v) not in index or e.kind == "restart":
+                if id(v) not in index:
+                    index[id(v)] = nxt[0]
                     nxt[0] += 1
-                done.discard(v.digest)
+                done.discard(id(v))
                 c = cur[0]
-                if c is not None and c is not v and c.digest not in done:
+                if c is not None and c is not v and id(c) not in done:
                     emit(e.t, c, "...")
                     out.append((e.t, ""))
                 emit(e.t, v, label(v.name))
@@ -279,7 +279,7 @@ def render_plain(events: list[Event], vs: dict[str, Vtx], error: str | None, *, 
                 emit(e.t, v, "CACHED")
             else:
                 emit(e.t, v, f"DONE {plain_done_figure(v, e.t):.1f}s")
-            done.add(v.digest)
+            done.add(id(v))
             out.append((e.t, ""))
             cur[0] = None
     if error and summary and until is None:
