@@ -255,6 +255,9 @@ class RunPlan:
 class Reporter:
     """Receives progress; the default does nothing (the CLI passes a live display)."""
 
+    def header(self, rows: list[tuple[str, str]]) -> None:
+        """What is about to be built (Dockerfile, context, builder, engine), before the first build."""
+
     def build_started(self, scenario: str, repeat: int, number: int, total: int) -> None: ...
 
     def build_finished(self, build: Build) -> None: ...

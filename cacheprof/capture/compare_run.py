@@ -34,15 +34,17 @@ class _SideReporter(Reporter):
 
 def run_interleaved(
     driver: Driver, plans: dict[str, RunPlan], *, quiet: bool = False, rounds: int = 1,
-    after_rounds: Callable[[dict[str, Runner]], dict[str, Any]] | None = None,
+    after_rounds: Callable[[dict[str, Runner]], dict[str, Any]] | None = None, reporter: Reporter | None = None,
 ) -> tuple[dict[str, Profile], BaseException | None, dict[str, Any]]:
     """Run several plans' scenarios interleaved: round by round, scenario by scenario, each side in turn
     (the first side alternating by round), so machine drift and order effects hit every side alike.
     `after_rounds(runners)` runs before the images are removed (e.g. to compare the final images).
     Returns the profiles, the failure that stopped the run, if any, and what `after_rounds` returned."""
-    from ..render.progress import LiveProgress
+    if reporter is None:
+        from ..render.progress import LiveProgress
 
-    live = LiveProgress(quiet=quiet)
+        reporter = LiveProgress(quiet=quiet)
+    live = reporter
     runners = {side: Runner(driver, plan, _SideReporter(live, side.upper())) for side, plan in plans.items()}
     failure: BaseException | None = None
     extra: dict[str, Any] = {}
@@ -74,8 +76,9 @@ def run_interleaved(
 
 
 def measure_pair(plans: dict[str, RunPlan], *, docker_host: str | None, quiet: bool, rounds: int,
-                 min_effect: tuple[float, float], check_equivalent: bool,
-                 out: Path) -> tuple[dict[str, Profile], Comparison, dict[str, Any], BaseException | None]:
+                 min_effect: tuple[float, float], check_equivalent: bool, out: Path,
+                 reporter: Reporter | None = None, header: tuple[tuple[str, str], ...] = (),
+                 ) -> tuple[dict[str, Profile], Comparison, dict[str, Any], BaseException | None]:
     """Run the "before" and "after" plans interleaved, compare them and write the report folder.
 
     Shared by `compare` and `advise --measure`. The failure that stopped the run early, if any, is
@@ -89,8 +92,10 @@ def measure_pair(plans: dict[str, RunPlan], *, docker_host: str | None, quiet: b
         return {"equivalence": check_images(driver, runners)} if check_equivalent else {}
 
     try:
+        if reporter is not None:
+            reporter.header([*header, ("engine", _engine_line(driver))])
         profiles, failure, extra = run_interleaved(driver, plans, quiet=quiet, rounds=rounds,
-                                                   after_rounds=equivalence)
+                                                   after_rounds=equivalence, reporter=reporter)
     finally:
         driver.close()
     comparison = compare_profiles(profiles["before"], profiles["after"], min_effect_ratio=min_effect[0],
@@ -98,6 +103,11 @@ def measure_pair(plans: dict[str, RunPlan], *, docker_host: str | None, quiet: b
     doc = comparison_to_dict(comparison)
     write_compare_outputs(out, profiles, comparison, doc)
     return profiles, comparison, doc, failure
+
+
+def _engine_line(driver: Driver) -> str:
+    e = driver.engine_info()
+    return f"Docker {e.version} (API {e.api_version})" + (f" at {e.host}" if e.host else "")
 
 
 def raise_run_failures(profiles: dict[str, Profile], failure: BaseException | None, out: Path) -> None:

@@ -7,6 +7,8 @@ CLI runs without a daemon in unit tests.
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,18 @@ def read_recording(path: Path) -> Iterator[Event]:
                 raise InputFormatError(f"{path}:{n}: not a JSON line of a cacheprof recording") from None
             arrival = message.pop(ARRIVAL_KEY, None)
             yield (float(arrival) if arrival is not None else 0.0), message
+
+
+def _paced(events: Iterator[Event]) -> Iterator[Event]:
+    """With CACHEPROF_REPLAY_SPEED=x, play the stream back at x times its recorded pace (demos, and
+    terminal tests that must see the live view); by default as fast as it reads."""
+    speed = float(os.environ.get("CACHEPROF_REPLAY_SPEED") or 0)
+    previous: float | None = None
+    for arrival, message in events:
+        if speed > 0 and previous is not None and arrival > previous:
+            time.sleep(min((arrival - previous) / speed, 2.0))
+        previous = arrival if arrival else previous
+        yield arrival, message
 
 
 class ReplayDriver:
@@ -88,7 +102,7 @@ class ReplayDriver:
                 f"{self.directory}: build {self._next} was recorded with {entry['builder']}, "
                 f"replayed as {request.builder}"
             )
-        yield from read_recording(self.directory / entry["stream"])
+        yield from _paced(read_recording(self.directory / entry["stream"]))
         if entry.get("lost_engine"):
             raise EngineConnectionLost(entry["lost_engine"])
 

@@ -21,8 +21,10 @@ from ..dockerfile import load as load_dockerfile
 from ..dockerfile import parse_text
 from ..errors import UsageError
 from ..model import Builder, Kind, RunPlan, Scenario, parse_build_arg, parse_scenario
-from .options import build_options, parse_min_effect, report_options
-from .report_out import announce, claim
+from ..render.compare_table import render_comparison
+from ..render.terminal import fit_width
+from .options import build_options, parse_min_effect, progress_option, report_options
+from .report_out import announce, claim, make_progress
 
 
 def _diff(old: str, new: str, name: str) -> str:
@@ -97,10 +99,11 @@ def _measure_summary(doc: dict[str, Any]) -> dict[str, Any]:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help=f"json: one JSON document ({ADVICE_SCHEMA}) on stdout and nothing else.")
 @report_options("<UTC timestamp>-advise-<context name>/, with --measure")
-@click.option("--quiet", "-q", is_flag=True, help="No live progress on stderr.")
+@progress_option()
 def advise(context: Path, dockerfile: Path | None, measure: bool, write_path: Path | None, repeat: int,
            builder: str, build_args: tuple[str, ...], target: str | None, docker_host: str | None,
-           min_effect: str, fmt: str, out_dir: Path | None, force: bool, open_report: bool, quiet: bool) -> None:
+           min_effect: str, fmt: str, out_dir: Path | None, force: bool, open_report: bool, progress: str,
+           quiet: bool) -> None:
     """Say which step ordering makes Docker's build cache useless, and propose the Dockerfile that fixes it."""
     ratio, seconds = parse_min_effect(min_effect)
     ctx, df = resolve_paths(context, dockerfile)
@@ -134,7 +137,6 @@ def advise(context: Path, dockerfile: Path | None, measure: bool, write_path: Pa
             sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
 
-    from ..analysis.compare import render_comparison_table
 
     after_model = parse_text(proposed, f"{df} (proposed)")
     check_sources(ctx, after_model, "proposed")
@@ -152,16 +154,24 @@ def advise(context: Path, dockerfile: Path | None, measure: bool, write_path: Pa
                           own_cache_only=True)
             for side, path, m in (("before", df, model), ("after", after_df, after_model))
         }
-        profiles, comparison, cdoc, failure = measure_pair(
-            plans, docker_host=docker_host, quiet=quiet, rounds=repeat, min_effect=(ratio, seconds),
-            check_equivalent=True, out=out)
+        live = make_progress(progress, quiet)
+        header = (("Dockerfile", str(df)), ("proposed", "the rewrite above"), ("context", str(ctx)),
+                  ("builder", builder + (f", target {target}" if target else "")),
+                  ("scenarios", f"{', '.join(s.name for s in scenarios)} (x{repeat} rounds)"))
+        try:
+            profiles, comparison, cdoc, failure = measure_pair(
+                plans, docker_host=docker_host, quiet=quiet, rounds=repeat, min_effect=(ratio, seconds),
+                check_equivalent=True, out=out, reporter=live, header=header)
+        finally:
+            live.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     doc["measure"] = {**_measure_summary(cdoc), "report": str(out), "comparison": cdoc}
     if fmt == "json":
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
-        sys.stdout.write("\nmeasured (BEFORE = yours, AFTER = proposed):\n" + render_comparison_table(comparison))
+        width = fit_width(shutil.get_terminal_size((80, 24)).columns)
+        sys.stdout.write("\nmeasured (BEFORE = yours, AFTER = proposed):\n" + render_comparison(comparison, width))
     click.echo(f"report written to {out}/", err=True)
     announce(out / "compare.html", open_report)
     raise_run_failures(profiles, failure, out)

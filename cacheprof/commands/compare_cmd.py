@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -14,8 +15,10 @@ from ..dockerfile import DockerfileModel
 from ..dockerfile import load as load_dockerfile
 from ..errors import UsageError
 from ..model import Builder, RunPlan, parse_build_arg, parse_scenario
-from .options import build_options, parse_min_effect, report_options
-from .report_out import announce, claim
+from ..render.compare_table import render_comparison
+from ..render.terminal import fit_width
+from .options import build_options, parse_min_effect, progress_option, report_options
+from .report_out import announce, claim, make_progress
 
 
 def _load(path: Path, side: str) -> DockerfileModel:
@@ -39,13 +42,12 @@ def _load(path: Path, side: str) -> DockerfileModel:
               help="Also compare the two final images' files and Env/Cmd/Entrypoint/WorkingDir.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @report_options("<UTC timestamp>-compare-<context name>/")
-@click.option("--quiet", "-q", is_flag=True, help="No live progress on stderr.")
+@progress_option()
 def compare(before: Path, after: Path, context: Path | None, scenarios: tuple[str, ...], repeat: int, builder: str,
             build_args: tuple[str, ...], target: str | None, docker_host: str | None, min_effect: str,
             check_equivalent: bool, fmt: str, out_dir: Path | None, force: bool, open_report: bool,
-            quiet: bool) -> None:
+            progress: str, quiet: bool) -> None:
     """Measure BEFORE and AFTER Dockerfiles side by side and say which is faster, per scenario."""
-    from ..analysis.compare import render_comparison_table
     from ..capture.session import resolve_paths
 
     ratio, seconds = parse_min_effect(min_effect)
@@ -69,13 +71,20 @@ def compare(before: Path, after: Path, context: Path | None, scenarios: tuple[st
         for side, df, model in (("before", before_df, before_model), ("after", after_df, after_model))
     }
     out = claim(out_dir, ctx, f"compare-{ctx.name}", force)
-    profiles, comparison, doc, failure = measure_pair(plans, docker_host=docker_host, quiet=quiet, rounds=repeat,
-                                                      min_effect=(ratio, seconds),
-                                                      check_equivalent=check_equivalent, out=out)
+    live = make_progress(progress, quiet)
+    header = (("BEFORE", str(before_df)), ("AFTER", str(after_df)), ("context", str(ctx)),
+              ("builder", builder + (f", target {target}" if target else "")),
+              ("scenarios", f"{', '.join(s.name for s in plan_scenarios)} (x{repeat} rounds)"))
+    try:
+        profiles, comparison, doc, failure = measure_pair(
+            plans, docker_host=docker_host, quiet=quiet, rounds=repeat, min_effect=(ratio, seconds),
+            check_equivalent=check_equivalent, out=out, reporter=live, header=header)
+    finally:
+        live.close()
     if fmt == "json":
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
-        sys.stdout.write(render_comparison_table(comparison))
+        sys.stdout.write(render_comparison(comparison, fit_width(shutil.get_terminal_size((80, 24)).columns)))
     click.echo(f"report written to {out}/", err=True)
     announce(out / "compare.html", open_report)
     raise_run_failures(profiles, failure, out)

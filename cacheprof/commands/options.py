@@ -61,3 +61,16 @@ def report_options(default: str) -> Callable[[F], F]:
         return f
 
     return decorate
+
+
+def progress_option() -> Callable[[F], F]:
+    """--progress auto|tty|plain|quiet, and -q for quiet."""
+
+    def decorate(f: F) -> F:
+        f = click.option("--quiet", "-q", is_flag=True, help="No progress on stderr (= --progress quiet).")(f)
+        return click.option("--progress", type=click.Choice(["auto", "tty", "plain", "quiet"]), default="auto",
+                            show_default=True,
+                            help="tty: one live view that disappears when done; plain: one line per build (CI "
+                                 "logs); auto: tty on a terminal, else plain.")(f)
+
+    return decorate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -9,10 +10,20 @@ import click
 
 from ..capture.session import ProfileOptions, open_driver, plan_profile, reraise_after_writing, run_plan
 from ..errors import BuildFailedError
-from ..model import Builder
+from ..model import Builder, EngineInfo, RunPlan
 from ..render.writer import write_outputs
-from .options import build_options, report_options
-from .report_out import announce, claim
+from .options import build_options, progress_option, report_options
+from .report_out import announce, claim, make_progress
+
+
+def _fix_available(plan: RunPlan) -> bool:
+    """Whether `cacheprof advise` has a rewrite for this Dockerfile (so the verdict may point at it)."""
+    from ..advise.findings import find_problems
+
+    try:
+        return any(f.fix is not None for f in find_problems(plan.model, plan.context))
+    except Exception:  # advice is a pointer in a sentence; never let it break the measured output
+        return False
 
 
 @click.command("profile")
@@ -32,11 +43,11 @@ from .report_out import announce, claim
               help="Also save each build's raw engine stream here (replayable with --replay).")
 @click.option("--replay", "replay_dir", type=click.Path(path_type=Path), hidden=True,
               help="Play recorded streams back instead of building (tests, demos).")
-@click.option("--quiet", "-q", is_flag=True, help="No live progress on stderr.")
+@progress_option()
 def profile(context: Path, dockerfile: Path | None, scenarios: tuple[str, ...], repeat: int, builder: str,
             build_args: tuple[str, ...], target: str | None, docker_host: str | None, fmt: str,
             out_dir: Path | None, force: bool, open_report: bool, record_dir: Path | None, replay_dir: Path | None,
-            quiet: bool) -> None:
+            progress: str, quiet: bool) -> None:
     """Build CONTEXT's Dockerfile several times and show, per step, whether the cache was used."""
     options = ProfileOptions(
         context=context, dockerfile=dockerfile, scenarios=scenarios, repeat=repeat, builder=Builder(builder),
@@ -44,22 +55,27 @@ def profile(context: Path, dockerfile: Path | None, scenarios: tuple[str, ...], 
     )
     plan = plan_profile(options)
     out = claim(out_dir, plan.context, plan.context.name, force)
+    live = make_progress(progress, quiet)
     driver = open_driver(docker_host, replay_dir)
     failure: BaseException | None = None
     try:
-        profile_data, failure = run_plan(driver, plan, quiet=quiet, record_dir=record_dir)
+        live.header(header_rows(plan, driver.engine_info()))
+        profile_data, failure = run_plan(driver, plan, record_dir=record_dir, reporter=live)
     finally:
+        live.close()
         driver.close()
-    written = write_outputs(profile_data, out)
+    write_outputs(profile_data, out)
     if fmt == "json":
         from ..store.profile_json import dumps
 
         sys.stdout.write(dumps(profile_data))
     else:
-        from ..render.table import render_profile
+        from ..render.terminal import fit_width, render_profile
+        from ..render.verdict import profile_verdict
 
-        sys.stdout.write(render_profile(profile_data))
-    click.echo(f"report written to {out}/ ({len(written)} files)", err=True)
+        width = fit_width(shutil.get_terminal_size((80, 24)).columns)
+        verdict = profile_verdict(profile_data, _fix_available(plan))
+        sys.stdout.write(render_profile(profile_data, width, verdict))
     announce(out / "report.html", open_report)
     reraise_after_writing(failure, out, len(profile_data.builds))
     failed = [b for b in profile_data.builds if not b.ok]
@@ -69,3 +85,13 @@ def profile(context: Path, dockerfile: Path | None, scenarios: tuple[str, ...], 
             f"{len(failed)} of {len(profile_data.builds)} build(s) failed (first: {first.scenario}: {first.error}); "
             f"results are in {out}/"
         )
+
+
+def header_rows(plan: RunPlan, engine: EngineInfo | None) -> list[tuple[str, str]]:
+    rows = [("Dockerfile", str(plan.dockerfile)), ("context", str(plan.context)),
+            ("builder", str(plan.builder) + (f", target {plan.target}" if plan.target else "")),
+            ("scenarios", f"{', '.join(s.name for s in plan.scenarios)} (x{plan.repeat})")]
+    if engine is not None:
+        where = f" at {engine.host}" if engine.host else ""
+        rows.append(("engine", f"Docker {engine.version} (API {engine.api_version}){where}"))
+    return rows

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
+from ..render.progress import LiveProgress
 from ..render.report_dir import prepare_report_dir
 
 
@@ -22,6 +24,12 @@ def announce(page: Path, open_report: bool) -> None:
     if not page.is_file():
         return
     path = page.resolve()
-    click.echo(f"report: {path}", err=True)
+    # Relative to the current folder when below it (short, so it fits a line), else absolute.
+    rel = os.path.relpath(path)
+    click.echo(f"report: {path if rel.startswith('..') else rel}", err=True)
     if open_report:
         click.launch(str(path))
+
+
+def make_progress(mode: str, quiet: bool) -> LiveProgress:
+    return LiveProgress(quiet=quiet, mode="quiet" if quiet else mode)

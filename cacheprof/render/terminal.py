@@ -1,0 +1,159 @@
+"""The final terminal output of `profile`: one compact table per scenario across its repetitions, steps keyed
+by Dockerfile line, fitted to the terminal width; then a verdict in words. Returns text.
+
+Columns are a list, so a column another part of the model adds (transfer seconds, sizes, a `why`) is one
+more entry; the instruction column takes what the width leaves.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ..model import Build, Profile, Step, StepStatus
+
+ELLIPSIS = "…"
+MIN_WIDTH, MAX_WIDTH = 60, 160
+
+
+def fit_width(columns: int | None) -> int:
+    """The width to lay out for: the terminal's, kept within [60, 160]; 80 when unknown (a pipe)."""
+    return max(MIN_WIDTH, min(MAX_WIDTH, columns or 80))
+
+
+def clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    if width <= 0:
+        return ""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + ELLIPSIS
+
+
+def secs(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.2f}" if x < 100 else f"{x:.0f}"
+
+
+def spread(values: Sequence[float]) -> str:
+    """`min…max` of several values; empty for one."""
+    if len(values) < 2:
+        return ""
+    return f"{secs(min(values))}{ELLIPSIS}{secs(max(values))}"
+
+
+# --- one row per Dockerfile step, across repetitions ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """A Dockerfile step over a scenario's builds."""
+
+    line: int | None
+    stage: str
+    position: int
+    instruction: str
+    statuses: tuple[str, ...]
+    durations_s: tuple[float, ...]
+
+    @property
+    def status(self) -> str:
+        """The status every build agreed on, or the commonest with its count (`RUN 2/3`)."""
+        counts = Counter(self.statuses)
+        top, n = counts.most_common(1)[0]
+        return top if n == len(self.statuses) else f"{top} {n}/{len(self.statuses)}"
+
+    @property
+    def median_s(self) -> float | None:
+        return statistics.median(self.durations_s) if self.durations_s else None
+
+
+def step_rows(builds: Sequence[Build], labels: dict[tuple[str, int], str] | None = None) -> list[StepRow]:
+    """The steps of `builds`, merged by (stage, position), ordered by Dockerfile line."""
+    seen: dict[tuple[str, int], list[Step]] = {}
+    for b in builds:
+        for s in b.steps:
+            seen.setdefault(s.key, []).append(s)
+    rows = []
+    for key, steps in seen.items():
+        first = steps[0]
+        text = (labels or {}).get(key) or first.instruction
+        rows.append(StepRow(first.line, first.stage, first.position, text, tuple(str(s.status) for s in steps),
+                            tuple(s.duration_s for s in steps if s.duration_s is not None)))
+    # Steps without a line (a log without a Dockerfile) keep the builder's order after the numbered ones.
+    return sorted(rows, key=lambda r: (r.line is None, r.line or 0, r.stage, r.position))
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    width: int
+    cell: Callable[[StepRow], str]
+    right: bool = True
+
+
+def _table(rows: Sequence[StepRow], width: int, repeated: bool, multi_stage: bool) -> list[str]:
+    cols = [Column("line", 4, lambda r: "" if r.line is None else str(r.line))]
+    tail = [Column("status", 10, lambda r: r.status, right=False), Column("median s" if repeated else "s", 8,
+                                                                          lambda r: secs(r.median_s))]
+    if repeated:
+        tail.append(Column(f"min{ELLIPSIS}max", 11, lambda r: spread(r.durations_s)))
+    fixed = sum(c.width for c in cols + tail) + len(cols + tail)  # one space before each column
+    instr_w = max(12, min(width - 1 - fixed, 90))
+
+    def label(r: StepRow) -> str:
+        return clip(f"[{r.stage}] {r.instruction}" if multi_stage else r.instruction, instr_w)
+
+    cols.append(Column("instruction", instr_w, label, right=False))
+    cols += tail
+
+    def fmt(cells: Sequence[str]) -> str:
+        parts = [f"{c:>{col.width}}" if col.right else f"{c:<{col.width}}" for col, c in zip(cols, cells, strict=True)]
+        return " ".join(parts).rstrip()
+
+    out = [fmt([c.title for c in cols])]
+    out += [fmt([c.cell(r) for c in cols]) for r in rows]
+    return out
+
+
+def scenario_block(name: str, builds: Sequence[Build], width: int, multi_stage: bool) -> list[str]:
+    ok = [b for b in builds if b.ok]
+    walls = [b.duration_s for b in ok if b.duration_s is not None]
+    parts = [f"n={len(builds)}" + (f" ({len(builds) - len(ok)} failed)" if len(ok) < len(builds) else "")]
+    if walls:
+        rng = spread(walls)
+        parts.append(f"wall {secs(statistics.median(walls))} s" + (f" ({rng})" if rng else ""))
+    steps = [s for b in builds for s in b.steps]
+    if steps:
+        ran = sum(s.status is not StepStatus.CACHED for s in steps) / len(builds)
+        parts.append(f"{ran:.3g} of {len(steps) / len(builds):.3g} steps ran")
+    head = f"== {name} "
+    info = ", ".join(parts)
+    title = clip(head + "== " + info, width - 1) if len(head) + 3 + len(info) < width else clip(head + "==", width - 1)
+    lines = [title]
+    if len(head) + 3 + len(info) >= width:
+        lines.append(clip("   " + info, width - 1))
+    lines += _table(step_rows(builds), width, len(builds) > 1, multi_stage)
+    return lines
+
+
+def render_profile(profile: Profile, width: int = 80, verdict: str = "") -> str:
+    """Every scenario's table, then the verdict (wrapped to the width)."""
+    multi_stage = len({s.stage for b in profile.builds for s in b.steps}) > 1
+    out: list[str] = []
+    for name in profile.scenario_names:
+        builds = profile.builds_of(name)
+        if not builds:
+            continue
+        out += [*scenario_block(name, builds, width, multi_stage), ""]
+    if verdict:
+        out += wrap(verdict, width - 1)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """Words to lines of at most `width` characters (a longer word is cut: nothing may wrap)."""
+    import textwrap
+
+    return textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [""]
