@@ -126,7 +126,7 @@ def scenario_block(name: str, builds: Sequence[Build], width: int, multi_stage: 
         parts.append(f"wall {secs(statistics.median(walls))} s" + (f" ({rng})" if rng else ""))
     steps = [s for b in builds for s in b.steps]
     if steps:
-        ran = sum(s.status is not StepStatus.CACHED for s in steps) / len(builds)
+        ran = sum(s.status in (StepStatus.RUN, StepStatus.ERROR) for s in steps) / len(builds)
         parts.append(f"{ran:.3g} of {len(steps) / len(builds):.3g} steps ran")
     head = f"== {name} "
     info = ", ".join(parts)
