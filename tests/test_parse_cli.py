@@ -306,3 +306,14 @@ def test_corpus_json_matches_the_schema(name, validator):
     doc = json.loads(r.stdout)
     validator.validate(doc)
     assert any(b["steps"] for b in doc["builds"])
+
+
+def test_lines_that_only_share_the_widest_length_are_not_rejoined():
+    """Output lines of equal, widest length followed by lines of their own are no console wrap."""
+    from cacheprof.logparse.unwrap import width_of
+
+    same = b"#5 1.234 Get:12 http://deb.debian.org/debian bookworm/main amd64 libssl3 amd64 3.0.%d [2019 kB]"
+    block = b"\n".join(x for n in range(5) for x in (same % n, b"#5 1.300 Setting up", b"")) + b"\n"
+    assert width_of(block) is None
+    wrapped = b"\n".join(x for n in range(5) for x in ((same % n)[:60], (same % n)[60:])) + b"\n"
+    assert width_of(wrapped) == 60

@@ -10,7 +10,6 @@ the width (the tty display) never joins: every next line starts a line of its ow
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterator
 
 MIN_WIDTH = 60
@@ -25,15 +24,20 @@ OWN_LINE = re.compile(
 
 
 def width_of(block: bytes) -> int | None:
-    """The console width a block was wrapped at, or None."""
-    lines = {x.rstrip(b"\r") for x in block.split(b"\n")[:-1]}  # the last may be cut
-    lengths = Counter(len(x) for x in lines)
-    if not lengths:
+    """The console width a block was wrapped at, or None. Besides several distinct lines exactly as wide as
+    the widest, most of them must go on in the next line: output lines that merely share the widest
+    length (a tty display, repeated output) are followed by lines of their own."""
+    lines = [x.rstrip(b"\r") for x in block.split(b"\n")[:-1]]  # the last may be cut
+    if not lines:
         return None
-    widest = max(lengths)
-    if widest >= MIN_WIDTH and lengths[widest] >= MIN_WRAPPED:
-        return widest
-    return None
+    widest = max(len(x) for x in lines)
+    if widest < MIN_WIDTH:
+        return None
+    at = [i for i, x in enumerate(lines) if len(x) == widest]
+    if len({lines[i] for i in at}) < MIN_WRAPPED:
+        return None
+    going_on = sum(1 for i in at if i + 1 < len(lines) and _continues(lines[i], lines[i + 1]))
+    return widest if going_on >= MIN_WRAPPED - 1 and 2 * going_on >= len(at) else None
 
 
 def _shape(line: bytes) -> bytes:
