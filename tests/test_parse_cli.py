@@ -315,5 +315,7 @@ def test_lines_that_only_share_the_widest_length_are_not_rejoined():
     same = b"#5 1.234 Get:12 http://deb.debian.org/debian bookworm/main amd64 libssl3 amd64 3.0.%d [2019 kB]"
     block = b"\n".join(x for n in range(5) for x in (same % n, b"#5 1.300 Setting up", b"")) + b"\n"
     assert width_of(block) is None
-    wrapped = b"\n".join(x for n in range(5) for x in ((same % n)[:60], (same % n)[60:])) + b"\n"
+    lines = [b"#%d [stage-1 %d/9] RUN apt-get update && apt-get install -y --no-install-recommends curl" % (n, n)
+             for n in range(1, 6)]
+    wrapped = b"\n".join(x for line in lines for x in (line[:60], line[60:])) + b"\n"
     assert width_of(wrapped) == 60
