@@ -50,3 +50,15 @@ class Interrupted(CacheprofError):
     """The user pressed Ctrl-C; what was measured so far was written. Exit 130."""
 
     exit_code = 130
+
+
+class HistoryUnreachableError(CacheprofError):
+    """The history database server does not answer (or stays locked). Exit 3, like an unreachable engine."""
+
+    exit_code = 3
+
+
+class RegressionFound(CacheprofError):
+    """bench: a confirmed regression against the baseline (the builds themselves succeeded). Exit 4."""
+
+    exit_code = 4

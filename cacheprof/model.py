@@ -250,6 +250,9 @@ class RunPlan:
     # newest matching layer of any image: after AFTER's build, BEFORE's shared first steps would land on
     # AFTER's layers and miss everything after them.
     own_cache_only: bool = False
+    # Build args that get a new value on every build, like a CI job passing --build-arg DATE=$(date):
+    # bench suites use them to show what such an ARG does to the cache.
+    volatile_args: tuple[str, ...] = ()
 
 
 class Reporter:

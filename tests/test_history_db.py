@@ -9,13 +9,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from cacheprof.errors import InputFormatError
-from cacheprof.store.history_db import (
-    LATEST_VERSION,
-    MIGRATIONS,
-    HistoryUnreachableError,
-    open_history,
-)
+from cacheprof.errors import HistoryUnreachableError, InputFormatError
+from cacheprof.store.history_db import LATEST_VERSION, MIGRATIONS, open_history
 from cacheprof.store.history_json import read_run_file, run_from_dict, run_to_dict, write_run_file
 
 from .history_helpers import MACHINE, build, fresh_postgres_database, profile, result, run, simple_run

@@ -138,6 +138,8 @@ class Runner:
     def run_scenario(self, scenario: Scenario, repeat: int) -> Build:
         plan = self.plan
         args = dict(plan.build_args)
+        for name in plan.volatile_args:
+            args[name] = secrets.token_hex(8)
         if scenario.kind is Kind.ARG:
             assert scenario.arg_name is not None
             args[scenario.arg_name] = scenario.arg_value or ""

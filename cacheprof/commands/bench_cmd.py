@@ -1,115 +1,208 @@
-"""`cacheprof bench`: run a benchmark suite, keep the result in a history folder, flag regressions."""
+"""`cacheprof bench`: run a benchmark suite over one or more engines, store every step in the history
+database, check for cache and timing regressions, write the trend report, summary and exports.
+
+Exit status: 0 fine, 1 a build failed or a benchmark could not run, 4 a confirmed regression (the builds
+themselves succeeded), 2 bad input or a corrupt history, 3 no engine or no history server.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from ..capture.session import ProfileOptions, machine_info, open_driver, plan_profile, reraise_after_writing, run_plan
-from ..errors import BuildFailedError, CacheprofError, UsageError
-from ..model import Profile
+from ..errors import BuildFailedError, CacheprofError, Interrupted, RegressionFound, UsageError
+from .history_outputs import check_run, history_option, threshold_options, thresholds, write_exports, write_text
+
+DEFAULT_ENGINE = "default"
 
 
-def _ratio(value: str) -> float:
-    text = value.strip()
+def _engines(suite: Any, hosts: tuple[str, ...]) -> list[Any]:
+    from ..capture.bench_run import EngineSpec
+
+    if hosts:
+        # Named by their address: the same --docker-host every night keeps the same baseline.
+        if len(set(hosts)) != len(hosts):
+            raise UsageError("--docker-host: the same engine is given twice")
+        return [EngineSpec(name=h, url=h) for h in hosts]
+    if suite.engines:
+        return [EngineSpec(name=e.name, url=e.url) for e in suite.engines]
+    return [EngineSpec(name=DEFAULT_ENGINE, url=None)]
+
+
+def _load_avg() -> tuple[float, float, float] | None:
     try:
-        r = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        raise UsageError(f"--threshold {value!r}: give a percentage like 10% or a ratio like 0.1") from None
-    if r < 0:
-        raise UsageError(f"--threshold {value!r}: must not be negative")
-    return r
+        return os.getloadavg()
+    except OSError:
+        return None
+
+
+def _rescue_path(history: str, uid: str) -> Path:
+    from ..store.history_db import parse_target
+
+    t = parse_target(history)
+    folder = t.sqlite_path.resolve().parent if t.sqlite_path is not None else Path.cwd()
+    return folder / f"cacheprof-bench-{uid}.json"
+
+
+def _store(history: str, run: Any) -> Any:
+    """Open the history and add the run. If that fails (corrupt file, server gone), the run is written
+    to a new JSON file beside it first (`history import` takes it later), then the error goes on."""
+    from ..store.history_db import open_history
+    from ..store.history_json import write_run_file
+
+    try:
+        db = open_history(history)
+        try:
+            db.add_run(run)
+        except BaseException:
+            db.close()
+            raise
+        return db
+    except CacheprofError as e:
+        path = _rescue_path(history, run.uid)
+        try:
+            write_run_file(path, run)
+        except OSError as oe:
+            raise type(e)(f"{e}; and this run could not be kept in {path} ({oe.strerror})",
+                          exit_code=e.exit_code) from None
+        raise type(e)(f"{e}; this run was kept in {path} (`cacheprof history import` reads it)",
+                      exit_code=e.exit_code) from None
 
 
 @click.command("bench")
-@click.argument("suite", type=click.Path(path_type=Path))
-@click.option("--history", "history_dir", required=True, type=click.Path(path_type=Path),
-              help="Folder of earlier results; this run's result file and reports are added to it.")
-@click.option("--threshold", default="10%", show_default=True,
-              help="Flag a scenario slower than the earlier median by more than this ratio (and --min-seconds).")
-@click.option("--min-seconds", default=0.5, show_default=True, type=click.FloatRange(min=0),
-              help="...and by more than this many seconds: sub-second noise is not a regression.")
-@click.option("--window", default=5, show_default=True, type=click.IntRange(1, 1000),
-              help="Compare with the median of this many earlier runs on the same machine.")
-@click.option("--docker-host", help="Engine address (default: DOCKER_HOST and the SDK's environment).")
+@click.argument("suite_path", metavar="SUITE", type=click.Path(path_type=Path))
+@history_option()
+@threshold_options
+@click.option("--docker-host", "docker_hosts", multiple=True,
+              help="Engine address; give it more than once to spread the suite over several engines "
+                   "(default: the suite's [[engine]] tables, else DOCKER_HOST and the SDK's environment).")
+@click.option("--report-out", type=click.Path(path_type=Path),
+              help="Write the trend report (index.html) here (default: report/ beside a SQLite history).")
+@click.option("--summary", "summary_path", type=click.Path(path_type=Path),
+              help="Write summary.md here, e.g. $GITHUB_STEP_SUMMARY (default: into the report folder).")
+@click.option("--export-bmf", type=click.Path(path_type=Path), help="Write this run in Bencher Metric Format.")
+@click.option("--export-gab", type=click.Path(path_type=Path),
+              help="Write this run for github-action-benchmark (customSmallerIsBetter).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="json: one JSON document (the result plus its regressions) on stdout and nothing else.")
+              help="json: one JSON document (the run, regressions, improvements) on stdout and nothing else.")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress on stderr.")
-def bench(suite: Path, history_dir: Path, threshold: str, min_seconds: float, window: int,
-          docker_host: str | None, fmt: str, quiet: bool) -> None:
-    """Run the benchmarks of SUITE.toml, save the result in --history, and compare with earlier runs."""
-    from ..analysis.regressions import check_regressions, comparable_runs
-    from ..store.bench_history import load_history, result_from_dict
-    from ..store.bench_results import load_suite, new_run_id, result_dict, write_result
+def bench(suite_path: Path, history: str, docker_hosts: tuple[str, ...], report_out: Path | None,
+          summary_path: Path | None, export_bmf: Path | None, export_gab: Path | None, fmt: str, quiet: bool,
+          **kw: Any) -> None:
+    """Run the benchmarks of SUITE.toml, store them in the history, and check them against their baseline."""
+    from .. import __version__
+    from ..capture.bench_run import assign, run_suite
+    from ..capture.session import ProfileOptions, machine_info, plan_profile
+    from ..render.bench_summary import findings_json, summary_markdown
+    from ..store.bench_results import git_commit, git_dirty, new_run_id, read_suite
+    from ..store.history_db import ResultRecord, RunRecord, parse_target
+    from ..store.history_json import run_to_dict
 
-    ratio = _ratio(threshold)
-    benchmarks = load_suite(suite)
-    # Plan everything first: a bad context in the last benchmark fails before the first build.
+    t = thresholds(kw)
+    target = parse_target(history)
+    suite = read_suite(suite_path)
+    engines = _engines(suite, docker_hosts)
+    # Plan everything first: a bad context, scenario or engine name fails before the first build.
     plans = {}
-    for b in benchmarks:
+    for b in suite.benchmarks:
         try:
-            plans[b.name] = plan_profile(ProfileOptions(
+            plan = plan_profile(ProfileOptions(
                 context=b.context, dockerfile=b.dockerfile, scenarios=b.scenarios, repeat=b.repeat,
-                builder=b.builder, namespace="bench",
+                builder=b.builder, namespace="bench", build_args=tuple(f"{k}={v}" for k, v in b.build_args),
             ))
         except UsageError as e:
-            raise UsageError(f"{suite}: benchmark {b.name!r}: {e}") from None
-    created, stamp, run_id = new_run_id()
-    reports = history_dir / "reports" / stamp
+            raise UsageError(f"{suite_path}: benchmark {b.name!r}: {e}") from None
+        plans[b.name] = dataclasses.replace(plan, volatile_args=b.volatile_args)
+    assignment = assign(list(plans), {b.name: b.engine for b in suite.benchmarks} if not docker_hosts else {},
+                        engines)
+    if target.sqlite_path is None:
+        # A shared server that does not answer: say so now, before an hour of builds.
+        from ..store.history_db import open_history
 
-    driver = open_driver(docker_host)
-    profiles: dict[str, Profile] = {}
-    failure: BaseException | None = None
-    engine = None
+        open_history(history).close()
+
+    created, uid = new_run_id()
+    load = _load_avg()
+    outcomes, interrupt = run_suite(plans, assignment, quiet=quiet or fmt == "json")
+
+    folder = suite_path.resolve().parent
+    run = RunRecord(
+        uid=uid, created_utc=created, tool_version=__version__, suite=str(suite_path.resolve()),
+        suite_commit=git_commit(folder), suite_dirty=git_dirty(folder), machine=machine_info(), load_avg=load,
+        results=tuple(ResultRecord(benchmark=name, engine_name=o.engine.name, engine_url=o.engine.url or "",
+                                   builder=o.profile.builder, profile=o.profile, error=o.error)
+                      for name, o in outcomes.items()),
+    )
+    db = _store(history, run)  # nothing measured is lost: stored (or kept beside) before anything else
     try:
-        engine = driver.engine_info()
-        for name, plan in plans.items():
-            profiles[name], failure = run_plan(driver, plan, quiet=quiet)
-            if failure is not None:
-                break
+        if interrupt is not None:
+            n = sum(len(o.profile.builds) for o in outcomes.values())
+            raise Interrupted(f"interrupted; the {n} build(s) measured are stored in {target.display} as run {uid}")
+        check = check_run(db, uid, t)
+        failed = [f"{r.benchmark} [{r.engine_name}]: {r.error}" for r in run.results if r.error] + [
+            f"{r.benchmark} [{r.engine_name}] {b.scenario} #{b.repeat}: {b.error}"
+            for r in run.results for b in r.profile.builds if not b.ok]
+        out_dir = report_out or (target.sqlite_path.resolve().parent / "report" if target.sqlite_path else None)
+        summary = summary_markdown(check, run_uid=uid, commit=run.suite_commit, dirty=run.suite_dirty, failed=failed)
+        ts: list[Any] | None = None
+        if out_dir is not None:
+            from .history_outputs import write_trend_report
+
+            _, ts = write_trend_report(db, out_dir, t, check)
+            write_text(out_dir / "summary.md", summary, "summary")
+        if summary_path is not None:
+            write_text(summary_path, summary, "summary")
+        if export_bmf or export_gab:
+            if ts is None:
+                from .history_outputs import trends
+
+                ts = trends(db, t, last=1)
+            write_exports(ts, uid, bmf=export_bmf, gab=export_gab)
     finally:
-        driver.close()
-
-    # Nothing measured is lost: the result file is written before anything else can fail.
-    data = result_dict(run_id=run_id, created=created, suite=suite, machine=machine_info(), engine=engine,
-                       profiles=profiles)
-    path = write_result(history_dir, stamp, data)
-    from ..render.writer import write_outputs
-
-    for name, p in profiles.items():
-        write_outputs(p, reports / name)
-    reraise_after_writing(failure, history_dir, sum(len(p.builds) for p in profiles.values()))
-
-    current = result_from_dict(json.loads(path.read_text()), str(path))
-    history = load_history(history_dir)
-    regressions = check_regressions(history, current, ratio=ratio, min_seconds=min_seconds, window=window)
-    earlier = comparable_runs(history, current)
+        db.close()
 
     if fmt == "json":
-        sys.stdout.write(json.dumps({**data, "compared_with": earlier, "regressions": regressions}, indent=1) + "\n")
+        doc = {**run_to_dict(run), "regressions": findings_json(check.regressions),
+               "improvements": findings_json(check.improvements), "pending": findings_json(check.pending),
+               "notices": list(check.notices),
+               "verdicts": [dataclasses.asdict(v) for v in check.verdicts]}
+        sys.stdout.write(json.dumps(doc, indent=1) + "\n")
     else:
-        for entry in data["benchmarks"]:
-            name = entry["name"]
-            for scenario, s in entry["summary"].items():
-                median = "-" if s["median_total_s"] is None else f"{s['median_total_s']:.2f} s"
-                rate = "-" if s["hit_rate"] is None else f"{s['hit_rate']:.0%}"
-                click.echo(f"{name:<24} {scenario:<24} {median:>9}  hit {rate:>4}  ok {s['ok']}/{s['builds']}")
-        if not earlier:
-            click.echo("first run on this machine: no history to compare with")
-        elif not regressions:
-            click.echo(f"no regression (compared with up to {window} of {earlier} earlier run(s))")
-        for message in regressions:
-            click.echo(f"REGRESSION {message}")
-        click.echo(f"result written to {path}; reports in {reports}/", err=True)
+        _print_table(check, failed)
+        where = f"; report in {out_dir}/" if out_dir is not None else ""
+        click.echo(f"run {uid} stored in {target.display}{where}", err=True)
 
-    failed = [(n, b) for n, p in profiles.items() for b in p.builds if not b.ok]
     if failed:
-        name, first = failed[0]
-        raise BuildFailedError(
-            f"{len(failed)} build(s) failed (first: {name} {first.scenario}: {first.error}); results are in {path}"
-        )
-    if regressions:
-        raise CacheprofError(f"{len(regressions)} regression(s) against earlier runs", exit_code=1)
+        raise BuildFailedError(f"{len(failed)} failure(s) (first: {failed[0]}); the run is stored as {uid}")
+    if check.regressions:
+        raise RegressionFound(f"{len(check.regressions)} confirmed regression(s) against the baseline "
+                              f"(first: {check.regressions[0].message})")
+
+
+def _print_table(check: Any, failed: list[str]) -> None:
+    engines = len({v.engine for v in check.verdicts})
+    for v in check.verdicts:
+        name = f"{v.benchmark} [{v.engine}]" if engines > 1 else v.benchmark
+        now = "-" if v.now_s is None else f"{v.now_s:.2f} s"
+        base = "-" if v.baseline_s is None else f"{v.baseline_s:.2f} s"
+        change = "" if v.change is None else f"{v.change * 100:+.0f}%"
+        click.echo(f"{name:<24} {v.scenario:<22} {now:>9}  ok {v.ok}/{v.builds}  baseline {base:>9} "
+                   f"(n={v.baseline_runs}) {change:>6}  {v.verdict}")
+    for n in check.notices:
+        click.echo(f"note: {n}")
+    for f in check.regressions:
+        click.echo(f"REGRESSION {f.message}")
+    for f in check.improvements:
+        click.echo(f"improvement {f.message}")
+    for f in check.pending:
+        click.echo(f"watching {f.message}")
+    for m in failed:
+        click.echo(f"FAILED {m}")
+    if not check.regressions and not failed:
+        click.echo("no regression")

@@ -20,18 +20,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from ..errors import CacheprofError, InputFormatError
+from ..errors import HistoryUnreachableError, InputFormatError
 from ..model import Build, EngineInfo, InternalVertex, Profile, Step, StepStatus
 
 APPLICATION = "cacheprof-history"
 BUSY_TIMEOUT_S = 60.0
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
-class HistoryUnreachableError(CacheprofError):
-    """The history database server does not answer (or stays locked). Exit 3, like an unreachable engine."""
-
-    exit_code = 3
 
 
 # --- records -----------------------------------------------------------------------------------
@@ -458,16 +452,48 @@ class HistoryDB:
                 out.extend(BuildRow(*r) for r in conn.execute(q))
         return out
 
-    def step_rows(self, build_ids: Iterable[int]) -> list[StepRow]:
+    def step_rows(self, build_ids: Iterable[int], *, work_steps_only: bool = False) -> list[StepRow]:
         ids = sorted(set(build_ids))
         out: list[StepRow] = []
+        word = sa.func.upper(sa.func.substr(steps.c.instruction, 1, 4))
         with self.begin() as conn:
             for chunk in _chunks(ids):
                 q = (sa.select(steps.c.build_id, steps.c.stage, steps.c.position, steps.c.line, steps.c.instruction,
                                steps.c.status, steps.c.duration_s)
                      .where(steps.c.build_id.in_(chunk)).order_by(steps.c.build_id, steps.c.idx))
+                if work_steps_only:
+                    # RUN, COPY, ADD: the steps whose cache state means something (see analysis.regressions)
+                    q = q.where(word.in_(["RUN ", "COPY", "ADD "]))
                 out.extend(StepRow(*r) for r in conn.execute(q))
         return out
+
+    def created_of(self, uid: str) -> str:
+        with self.begin() as conn:
+            created = conn.execute(sa.select(runs.c.created_utc).where(runs.c.uid == uid)).scalar()
+        if created is None:
+            raise InputFormatError(f"history {self.where}: no run {uid!r}")
+        return created
+
+    def series_rows(self, current_uid: str | None, depth: int, *, work_steps_only: bool = True
+                    ) -> tuple[list[ResultMeta], list[BuildRow], list[StepRow]]:
+        """What the checks and the trend read: for each benchmark-on-engine (of run `current_uid` only,
+        when given), its last `depth` results up to that run, with their builds and the steps of those
+        builds. Older runs are never loaded, so a check costs the same on a long history."""
+        until = self.created_of(current_uid) if current_uid is not None else None
+        metas = self.result_metas(until_created=until)
+        groups: dict[tuple[str, str], list[ResultMeta]] = {}
+        for m in metas:
+            groups.setdefault((m.benchmark, m.engine_name), []).append(m)
+        keep = [m for g in groups.values() if current_uid is None or g[-1].run_uid == current_uid
+                for m in g[-depth:]]
+        build_list = self.build_rows(m.result_id for m in keep)
+        step_list = self.step_rows((b.build_id for b in build_list), work_steps_only=work_steps_only)
+        return keep, build_list, step_list
+
+    def latest_uid(self) -> str | None:
+        with self.begin() as conn:
+            return conn.execute(sa.select(runs.c.uid).order_by(runs.c.created_utc.desc(), runs.c.id.desc())
+                                .limit(1)).scalar()
 
     def count_rows(self) -> dict[str, int]:
         with self.begin() as conn:

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputFormatError
-from ..profile_json import profile_from_dict, profile_to_dict
 from .history_db import ResultRecord, RunRecord
+from .profile_json import profile_from_dict, profile_to_dict
 
 BENCH_SCHEMA = "cacheprof/bench/v1"
 DEFAULT_ENGINE = "default"
@@ -55,7 +55,7 @@ def run_to_dict(run: RunRecord) -> dict[str, Any]:
 
 
 def _summary(r: ResultRecord) -> dict[str, Any]:
-    from ..profile_json import scenario_summary
+    from .profile_json import scenario_summary
 
     return scenario_summary(r.profile)
 
