@@ -19,8 +19,11 @@ if TYPE_CHECKING:
     from .dockerfile import DockerfileModel
 
 PROFILE_SCHEMA = "cacheprof/profile/v2"
-# Profiles this version still reads: v1 is v2 without the statuses v2 added.
+# Profiles this version still reads: v1 is v2 without the statuses, fields and figure definitions v2 added.
 PROFILE_SCHEMAS_READ = ("cacheprof/profile/v1", PROFILE_SCHEMA)
+# The instructions that do work. Only these count in a hit rate: FROM, WORKDIR, ENV... are bookkeeping
+# whose CACHED flag differs by builder (BuildKit calls a cold WORKDIR cached, classic counts ENV and CMD).
+WORK_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD"})
 
 
 class StepStatus(StrEnum):
@@ -64,6 +67,12 @@ class Step:
     def key(self) -> tuple[str, int]:
         return (self.stage, self.position)
 
+    @property
+    def does_work(self) -> bool:
+        """RUN, COPY or ADD: the steps a hit rate counts."""
+        head = self.instruction.split(None, 1)
+        return bool(head) and head[0].upper() in WORK_INSTRUCTIONS
+
 
 @dataclass(frozen=True)
 class InternalVertex:
@@ -92,10 +101,16 @@ class Build:
     complete: bool = True
 
     @property
+    def work_steps(self) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if s.does_work)
+
+    @property
     def hit_rate(self) -> float | None:
-        if not self.steps:
+        """Cached RUN/COPY/ADD steps / RUN/COPY/ADD steps; None when the build has none."""
+        work = self.work_steps
+        if not work:
             return None
-        return sum(s.status is StepStatus.CACHED for s in self.steps) / len(self.steps)
+        return sum(s.status is StepStatus.CACHED for s in work) / len(work)
 
     @property
     def step_time_s(self) -> float:
@@ -128,6 +143,8 @@ class Profile:
     # Where the data came from: "profile" (live builds) or "parse" (a log).
     source: str = "profile"
     schema: str = PROFILE_SCHEMA
+    # Untimed builds run before the first measured round to put this run's own cache in place (warm-up).
+    warmups: int = 0
 
     def builds_of(self, scenario: str) -> tuple[Build, ...]:
         return tuple(b for b in self.builds if b.scenario == scenario)

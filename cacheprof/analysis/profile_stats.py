@@ -7,6 +7,7 @@ prints, writes files or reads the clock, so the same Profile always gives the sa
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..figures import ok_durations, profile_figures
 from ..model import Build, Profile, Step, StepStatus
 
 # A step's identity across builds: (stage, position).
@@ -24,9 +26,10 @@ WARM = "warm"
 # Scenarios that change one input and show what that change invalidates.
 EDIT_PREFIXES = ("edit:", "arg:")
 
-BOOTSTRAP_RESAMPLES = 2000
-BOOTSTRAP_SEED = 20240601
-BOOTSTRAP_MIN_N = 3
+# The interval of a median: order statistics [x(k), x(n+1-k)] covering the true median with at least this
+# probability; below 6 values no such pair exists and [min, max] is shown as a range with its real coverage.
+INTERVAL_LEVEL = 0.95
+INTERVAL_MIN_N = 3
 # A step is noisy when its RUN durations spread this much across repetitions.
 NOISY_CV = 0.5
 NOISY_SPREAD_S = 0.2
@@ -83,43 +86,49 @@ def steps_csv(profile: Profile) -> str:
 # --- statistics helpers ----------------------------------------------------------------------------
 
 
-def bootstrap_median_ci(
-    values: Sequence[float], *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
-    level: float = 0.95,
-) -> tuple[float, float] | None:
-    """Percentile-bootstrap interval of the median, or None below BOOTSTRAP_MIN_N values."""
-    out = _bootstrap_many([list(values)], resamples=resamples, seed=seed, level=level)
-    return out[0]
+@dataclass(frozen=True)
+class MedianInterval:
+    """An order-statistic interval of the median: [x(k), x(n+1-k)] of the n sorted values.
 
-
-def _bootstrap_many(
-    groups: Sequence[Sequence[float]], *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
-    level: float = 0.95,
-) -> list[tuple[float, float] | None]:
-    """Percentile-bootstrap intervals of the median for many samples at once.
-
-    Trick: with each sample sorted and each row of resample indices sorted, `sorted_values[idx]` is the
-    sorted resample, so its median is read off the middle index column, O(resamples) per sample. One
-    index matrix per sample size, from a fixed seed: a sample's interval depends only on its values.
+    Distribution-free: it covers the true median with probability `coverage` = 1 - 2 P(Binomial(n, 1/2) < k),
+    exactly, for any continuous distribution. `is_range`: no pair reaches the level (n < 6 at 95%), so this
+    is [min, max] and its coverage is below the level.
     """
-    out: list[tuple[float, float] | None] = [None] * len(groups)
-    by_n: dict[int, list[int]] = {}
-    for i, g in enumerate(groups):
-        if len(g) >= BOOTSTRAP_MIN_N:
-            by_n.setdefault(len(g), []).append(i)
-    tail = (1.0 - level) / 2 * 100
-    for n, members in by_n.items():
-        rng = np.random.default_rng([seed, n])
-        idx = np.sort(rng.integers(0, n, size=(resamples, n)), axis=1)
-        vals = np.sort(np.asarray([groups[i] for i in members], dtype=float), axis=1)  # (G, n)
-        if n % 2:
-            medians = vals[:, idx[:, n // 2]]
-        else:
-            medians = (vals[:, idx[:, n // 2 - 1]] + vals[:, idx[:, n // 2]]) / 2
-        lows, highs = np.percentile(medians, [tail, 100 - tail], axis=1)
-        for j, i in enumerate(members):
-            out[i] = (float(lows[j]), float(highs[j]))
-    return out
+
+    low_s: float
+    high_s: float
+    n: int
+    coverage: float
+    is_range: bool
+
+
+def _order_coverage(n: int, k: int) -> float:
+    """P(x(k) <= median <= x(n+1-k)) for n values: 1 - 2 P(Binomial(n, 1/2) <= k - 1)."""
+    tail = sum(math.comb(n, i) for i in range(k)) / 2**n
+    return 1.0 - 2.0 * tail
+
+
+def median_interval(values: Sequence[float], level: float = INTERVAL_LEVEL) -> MedianInterval | None:
+    """The narrowest order-statistic interval of the median with coverage >= `level`, else the range
+    [min, max] with its real coverage; None below INTERVAL_MIN_N values."""
+    xs = sorted(float(v) for v in values)
+    n = len(xs)
+    if n < INTERVAL_MIN_N:
+        return None
+    k = 1
+    while k + 1 <= (n + 1) // 2 and _order_coverage(n, k + 1) >= level:
+        k += 1
+    cov = _order_coverage(n, k)
+    return MedianInterval(xs[k - 1], xs[n - k], n, cov, cov < level)
+
+
+def interval_text(iv: MedianInterval | None, fmt: str = "{:.2f}") -> str:
+    """`[1.00, 2.00] n=5 range (94%)` or `[1.00, 2.00] n=9 96%`: n and the real coverage, always."""
+    if iv is None:
+        return ""
+    span = f"[{fmt.format(iv.low_s)}, {fmt.format(iv.high_s)}]"
+    what = f"range ({iv.coverage:.0%})" if iv.is_range else f"{iv.coverage:.0%}"
+    return f"{span} n={iv.n} {what}"
 
 
 def _iqr(values: Sequence[float]) -> float:
@@ -136,6 +145,8 @@ class EditImpact:
 
     scenario: str
     builds: int
+    # Builds that succeeded: the only ones the medians below use.
+    ok: int
     # The first step (by index) with status RUN or ERROR; earliest over repetitions.
     first_invalidated: StepKey | None
     first_invalidated_label: str | None
@@ -253,31 +264,40 @@ def fmt_count(x: float) -> str:
 # --- the analyses -------------------------------------------------------------------------------------
 
 
+def _nan(x: float | None) -> float:
+    return np.nan if x is None else float(x)
+
+
 def _scenarios_frame(profile: Profile, cold: str | None) -> pd.DataFrame:
+    """One row per scenario. Every time figure uses only ok builds (`ok` of `builds`); hit rate and cache
+    saved are those of `cacheprof.figures`."""
+    figures = profile_figures(profile, cold or "cold")
     rows = []
     for name in profile.scenario_names:
         builds = profile.builds_of(name)
-        totals = [b.duration_s for b in builds if b.duration_s is not None]
-        step_times = [b.step_time_s for b in builds]
-        n_steps = sum(len(b.steps) for b in builds)
-        cached = sum(s.status is StepStatus.CACHED for b in builds for s in b.steps)
+        f = figures[name]
+        totals = ok_durations(builds)
+        step_times = [b.step_time_s for b in builds if b.ok]
         rows.append({
             "scenario": name,
-            "builds": len(builds),
-            "ok": sum(b.ok for b in builds),
-            "median_total_s": statistics.median(totals) if totals else np.nan,
-            "min_total_s": min(totals) if totals else np.nan,
-            "max_total_s": max(totals) if totals else np.nan,
+            "builds": f.builds,
+            "ok": f.ok,
+            "median_total_s": _nan(f.median_total_s),
+            "min_total_s": _nan(f.min_total_s),
+            "max_total_s": _nan(f.max_total_s),
             "iqr_total_s": _iqr(totals) if totals else np.nan,
             "stdev_total_s": statistics.stdev(totals) if len(totals) >= 2 else np.nan,
             "median_step_time_s": statistics.median(step_times) if step_times else np.nan,
-            "steps": n_steps,
-            "cached_steps": cached,
-            "hit_rate": cached / n_steps if n_steps else np.nan,
+            "steps": f.work_steps,
+            "cached_steps": f.cached_work_steps,
+            "hit_rate": _nan(f.hit_rate),
+            "cache_saved": _nan(f.cache_saved),
+            "cache_saved_s": _nan(f.cache_saved_s),
         })
     df = pd.DataFrame(rows, columns=[
         "scenario", "builds", "ok", "median_total_s", "min_total_s", "max_total_s", "iqr_total_s",
-        "stdev_total_s", "median_step_time_s", "steps", "cached_steps", "hit_rate",
+        "stdev_total_s", "median_step_time_s", "steps", "cached_steps", "hit_rate", "cache_saved",
+        "cache_saved_s",
     ]).set_index("scenario")
     cold_median = df.at[cold, "median_total_s"] if cold is not None else np.nan
     df["time_saved_s"] = cold_median - df["median_total_s"]
@@ -289,19 +309,23 @@ _STATUS_RANK = ("ERROR", "CANCELED", "UNKNOWN", "RUN", "PULLED", "CACHED")
 
 
 def _per_step_frame(steps: pd.DataFrame, cold: str | None) -> pd.DataFrame:
-    """Per (scenario, stage, position): median duration with bootstrap interval, flags, time saved."""
+    """Per (scenario, stage, position): median duration with its order-statistic interval, flags, time
+    saved. Durations come from ok builds only (`n` of `runs`); statuses from every build, so an ERROR shows."""
     keys = ["scenario", "stage", "position"]
     cols = [
-        "scenario", "stage", "position", "key", "n", "median_s", "ci_low_s", "ci_high_s", "mean_s",
+        "scenario", "stage", "position", "key", "n", "median_s", "ci_low_s", "ci_high_s", "ci_coverage",
+        "ci_is_range", "mean_s",
         "stdev_s", "cv", "spread_s", "status_mode", "statuses", "runs", "noisy", "unstable",
         "time_saved_s",
     ]
     if steps.empty:
         return pd.DataFrame(columns=cols)
     g = steps.groupby(keys, sort=False)
-    df = pd.DataFrame({"n": g["duration_s"].count(), "median_s": g["duration_s"].median(), "runs": g.size()})
+    timed = steps["duration_s"].where(steps["build_ok"])
+    tg = timed.groupby([steps[k] for k in keys], sort=False)
+    df = pd.DataFrame({"n": tg.count(), "median_s": tg.median(), "runs": g.size()})
     # Spread is judged on RUN durations only: a cached step's near-zero time is not noise.
-    run = steps[steps["status"] == "RUN"].groupby(keys, sort=False)["duration_s"]
+    run = steps[(steps["status"] == "RUN") & steps["build_ok"]].groupby(keys, sort=False)["duration_s"]
     run_stats = pd.DataFrame({
         "mean_s": run.mean(), "stdev_s": run.std(ddof=1), "spread_s": run.max() - run.min(),
         "run_n": run.count(),
@@ -318,10 +342,12 @@ def _per_step_frame(steps: pd.DataFrame, cold: str | None) -> pd.DataFrame:
         ",".join(sorted(s for s, p in zip(_STATUS_RANK, row, strict=True) if p)) for row in present
     ]
     df["unstable"] = present.sum(axis=1) > 1
-    groups = g["duration_s"].agg(lambda v: v.dropna().tolist())
-    cis = _bootstrap_many(groups.reindex(df.index).tolist())
-    df["ci_low_s"] = [c[0] if c else np.nan for c in cis]
-    df["ci_high_s"] = [c[1] if c else np.nan for c in cis]
+    groups = tg.agg(lambda v: v.dropna().tolist())
+    cis = [median_interval(v) for v in groups.reindex(df.index).tolist()]
+    df["ci_low_s"] = [c.low_s if c else np.nan for c in cis]
+    df["ci_high_s"] = [c.high_s if c else np.nan for c in cis]
+    df["ci_coverage"] = [c.coverage if c else np.nan for c in cis]
+    df["ci_is_range"] = [bool(c.is_range) if c else False for c in cis]
     df = df.reset_index()
     df["position"] = df["position"].astype("int64")
     df["key"] = list(zip(df["stage"], df["position"].tolist(), strict=True))
@@ -342,7 +368,8 @@ def _step_order(steps: pd.DataFrame) -> tuple[StepKey, ...]:
 
 
 def edit_impacts(profile: Profile, labels: dict[StepKey, str] | None = None) -> tuple[EditImpact, ...]:
-    """Per edit scenario (`edit:`/`arg:`): the first invalidated step and what rebuilding cost."""
+    """Per edit scenario (`edit:`/`arg:`): the first invalidated step and what rebuilding cost. Costs use
+    only ok builds; the first invalidated step looks at every build (a failing step is news)."""
     out = []
     for name in profile.scenario_names:
         if not is_edit(name):
@@ -353,15 +380,17 @@ def edit_impacts(profile: Profile, labels: dict[StepKey, str] | None = None) -> 
         for b in builds:
             invalid = [s for s in b.steps if s.status is not StepStatus.CACHED]
             firsts.append(min(invalid, key=lambda s: s.index) if invalid else None)
-            run_s.append(sum(step_seconds(s) or 0.0 for s in invalid))
-            rebuilt.append(len(invalid))
+            if b.ok:
+                run_s.append(sum(step_seconds(s) or 0.0 for s in invalid))
+                rebuilt.append(len(invalid))
         found = [f for f in firsts if f is not None]
         first = min(found, key=lambda s: s.index) if found else None
-        totals = [b.duration_s for b in builds if b.duration_s is not None]
+        totals = ok_durations(builds)
         key = first.key if first else None
         out.append(EditImpact(
             scenario=name,
             builds=len(builds),
+            ok=sum(b.ok for b in builds),
             first_invalidated=key,
             first_invalidated_label=(labels or {}).get(key, truncate(f"{key[1]} {first.instruction}"))
             if first and key else None,
@@ -425,6 +454,13 @@ def _summary_lines(
         v = scenarios.at[name, "median_total_s"]
         return None if np.isnan(v) else float(v)
 
+    def oks(name: str | None) -> str:
+        """` (2 of 3 builds ok)` beside a figure when failed builds were left out of it."""
+        if name is None:
+            return ""
+        ok, total = int(scenarios.at[name, "ok"]), int(scenarios.at[name, "builds"])
+        return "" if ok == total else f" ({ok} of {total} builds ok)"
+
     # Costliest edits first: they are what a reader wants to fix.
     shown = sorted(edits, key=lambda e: -(e.median_total_s or 0.0))[:5]
     for e in shown:
@@ -432,7 +468,7 @@ def _summary_lines(
         label = (e.first_invalidated_label or "").replace("`", "'")
         lines.append(
             f"{_scenario_phrase(e.scenario)} rebuilds {fmt_count(e.median_steps_rebuilt)} of {e.steps_total} "
-            f"steps and costs {fmt_s(e.median_total_s)}"
+            f"steps and costs {fmt_s(e.median_total_s)}{oks(e.scenario)}"
             + (f" (first invalidated: `{label}`)" if label else "")
         )
     if len(edits) > len(shown):
@@ -440,12 +476,15 @@ def _summary_lines(
         lines.append(f"{more} more edit scenario{'s are' if more != 1 else ' is'} in the tables below")
     cold_s, warm_s = med(cold), med(warm)
     if cold_s is not None:
-        lines.append(f"cold build {fmt_s(cold_s)}")
+        lines.append(f"cold build {fmt_s(cold_s)}{oks(cold)}")
     if cold_s is not None and warm_s is not None and warm is not None:
-        lines.append(f"the cache saves {fmt_s(cold_s - warm_s)} on a warm rebuild")
+        lines.append(f"the cache saves {fmt_s(cold_s - warm_s)} on a warm rebuild{oks(warm)}")
+    if warm is not None:
         hr = scenarios.at[warm, "hit_rate"]
+        saved = scenarios.at[warm, "cache_saved"]
         if not np.isnan(hr):
-            lines.append(f"a warm rebuild hits the cache on {hr:.0%} of steps")
+            lines.append(f"a warm rebuild hits the cache on {hr:.0%} of its RUN/COPY/ADD steps"
+                         + ("" if np.isnan(saved) else f", {saved:.0%} of their cold time"))
     failed = sum(not b.ok for b in profile.builds)
     if failed:
         lines.append(f"{failed} of {len(profile.builds)} builds failed")
@@ -482,8 +521,9 @@ def analyze(profile: Profile, *, cold: str = COLD, warm: str = WARM) -> Analysis
     edits = edit_impacts(profile, labels)
     paths = []
     for name in names:
-        builds = sorted(profile.builds_of(name), key=lambda b: b.repeat)
-        # The first repetition with a timeline stands for the scenario.
+        # The first ok repetition with a timeline stands for the scenario (a failed one only when no
+        # build succeeded: a failed build's wall time is not the scenario's).
+        builds = sorted(profile.builds_of(name), key=lambda b: (not b.ok, b.repeat))
         for b in builds:
             p = critical_path(b, labels)
             if p is not None:

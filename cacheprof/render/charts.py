@@ -245,7 +245,7 @@ def invalidation_figure(analysis: Analysis) -> Figure:
 
 
 def hit_rate_figure(analysis: Analysis) -> Figure:
-    """Cache hit rate (cached steps / steps) per scenario."""
+    """Cache hit rate per scenario: cached RUN/COPY/ADD steps / RUN/COPY/ADD steps of the ok builds."""
     with matplotlib.rc_context(_RC):
         sc = analysis.scenarios
         if sc.empty:
@@ -259,7 +259,7 @@ def hit_rate_figure(analysis: Analysis) -> Figure:
         _row_labels(ax, [str(n) for n in sc.index])
         ax.set_ylim(len(sc) - 0.5, -0.5)
         ax.set_xlim(0, 112)
-        _titles(ax, "Cache hit rate per scenario", "CACHED steps / steps (%)")
+        _titles(ax, "Cache hit rate per scenario", "CACHED RUN/COPY/ADD steps / RUN/COPY/ADD steps (%)")
         ax.grid(axis="x", alpha=0.3)
         return fig
 

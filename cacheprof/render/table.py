@@ -40,8 +40,11 @@ def render_profile(profile: Profile) -> str:
     summary = scenario_summary(profile)
     if summary:
         out.append("")
-        out.append(f"{'scenario':<40} {'builds':>6} {'median s':>9} {'hit rate':>9}")
+        # Medians use ok builds only; hit rate counts RUN/COPY/ADD steps; cache saved needs a cold build.
+        out.append(f"{'scenario':<40} {'ok/builds':>9} {'median s':>9} {'hit rate':>9} {'cache saved':>11}")
         for name, s in summary.items():
             hit = "-" if s["hit_rate"] is None else f"{s['hit_rate']:.0%}"
-            out.append(f"{_clip(name, 40):<40} {s['builds']:>6} {_secs(s['median_total_s']):>9} {hit:>9}")
+            saved = "-" if s["cache_saved"] is None else f"{s['cache_saved']:.0%}"
+            oks = f"{s['ok']}/{s['builds']}"
+            out.append(f"{_clip(name, 40):<40} {oks:>9} {_secs(s['median_total_s']):>9} {hit:>9} {saved:>11}")
     return "\n".join(out) + "\n"

@@ -1,39 +1,43 @@
-"""The profile JSON contract (`cacheprof/profile/v2`; v1 files still load): Profile <-> plain dicts,
-with strict loading.
+"""The profile JSON contract (`cacheprof/profile/v2`, reads v1 too): Profile <-> plain dicts, strict loading.
 
-Fields may be added, never renamed. Loading checks every field it uses, so a truncated or hand-edited
-file gives one clear line instead of a traceback.
+Fields may be added, never renamed. v2 changed what derived figures mean (hit rates count only RUN/COPY/
+ADD steps; summary times use only ok builds) and added `cache_saved`; the builds themselves are as in v1,
+so a v1 file loads as it is and its figures are recomputed. Loading checks every field it uses, so a
+truncated or hand-edited file gives one clear line instead of a traceback.
 """
 
 from __future__ import annotations
 
 import json
-import statistics
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
 from ..errors import InputFormatError
+from ..figures import profile_figures
 from ..model import PROFILE_SCHEMA, PROFILE_SCHEMAS_READ, Build, EngineInfo, InternalVertex, Profile, Step, StepStatus
 
 
+def _r4(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
 def scenario_summary(profile: Profile) -> dict[str, dict[str, Any]]:
-    """Per scenario: builds, ok builds, median wall seconds, hit rate (cached steps / steps)."""
-    out: dict[str, dict[str, Any]] = {}
-    for name in profile.scenario_names:
-        builds = profile.builds_of(name)
-        totals = [b.duration_s for b in builds if b.duration_s is not None]
-        steps = [s for b in builds for s in b.steps]
-        cached = sum(s.status is StepStatus.CACHED for s in steps)
-        out[name] = {
-            "builds": len(builds),
-            "ok": sum(b.ok for b in builds),
-            "median_total_s": round(statistics.median(totals), 4) if totals else None,
-            "hit_rate": round(cached / len(steps), 4) if steps else None,
-            "steps": len(steps),
-            "cached_steps": cached,
+    """Per scenario, the figures of `cacheprof.figures`: builds, ok builds, median wall seconds of the ok
+    builds, hit rate (cached RUN/COPY/ADD steps / RUN/COPY/ADD steps of the ok builds), cache saved."""
+    return {
+        name: {
+            "builds": f.builds,
+            "ok": f.ok,
+            "median_total_s": _r4(f.median_total_s),
+            "hit_rate": _r4(f.hit_rate),
+            "steps": f.work_steps,
+            "cached_steps": f.cached_work_steps,
+            "cache_saved": _r4(f.cache_saved),
+            "cache_saved_s": _r4(f.cache_saved_s),
         }
-    return out
+        for name, f in profile_figures(profile).items()
+    }
 
 
 def _round(x: float | None) -> float | None:
@@ -90,6 +94,7 @@ def profile_to_dict(profile: Profile) -> dict[str, Any]:
         "engine": asdict(profile.engine) if profile.engine else None,
         "machine": dict(profile.machine),
         "scenarios": list(profile.scenario_names),
+        "warmups": profile.warmups,
         "complete": all(b.complete for b in profile.builds),
         "builds": [build_to_dict(b) for b in profile.builds],
         "summary": scenario_summary(profile),
@@ -220,6 +225,7 @@ def profile_from_dict(data: Any, where: str = "profile") -> Profile:
         created=r.get(data, "created", "", (str,), optional=True) or "",
         machine=dict(r.get(data, "machine", "", (dict,), optional=True) or {}),
         source=r.get(data, "source", "", (str,), optional=True) or "profile",
+        warmups=r.get(data, "warmups", "", (int,), optional=True) or 0,
     )
 
 
