@@ -129,23 +129,22 @@ def main() -> int:
         docker_rss: list[int] = []
         cp_builds: list[float] = []
         cp_rss: list[int] = []
+        transfers: list[float] = []
         print(f"\n{'round':>5}  {'docker CLI builds (s)':>22}  {'cacheprof builds (s)':>22}  "
               f"{'cacheprof command (s)':>21}  {'cacheprof peak RSS':>18}")
         for r in range(1, args.rounds + 1):
             d_round: list[float] = []
             c_round: list[float] = []
-            c_wall, c_rss = 0.0, 0
-
-            def docker_side() -> None:
-                for _ in range(2):
-                    code, wall, rss, err = run(docker_cmd, docker_env)
-                    if code:
-                        raise RuntimeError(f"docker build failed: {err}")
-                    d_round.append(wall)
-                    docker_rss.append(rss)
-
-            def cacheprof_side() -> None:
-                nonlocal c_wall, c_rss
+            c_wall = 0.0
+            for side in (("docker", "cacheprof") if r % 2 else ("cacheprof", "docker")):
+                if side == "docker":
+                    for _ in range(2):
+                        code, wall, rss, err = run(docker_cmd, docker_env)
+                        if code:
+                            raise RuntimeError(f"docker build failed: {err}")
+                        d_round.append(wall)
+                        docker_rss.append(rss)
+                    continue
                 out = outs / f"r{r}"
                 cmd = [PY, "-m", "cacheprof.cli", "profile", str(ctx), "--builder", "classic", "-s", "warm",
                        "-s", f"edit:{EDIT}", "--format", "json", "--quiet", "--out", str(out)]
@@ -154,20 +153,21 @@ def main() -> int:
                     raise RuntimeError(f"cacheprof failed (exit {code}): {err}")
                 doc = json.loads((out / "profile.json").read_text())
                 c_round.extend(float(b["duration_s"]) for b in doc["builds"])
+                transfers.extend(float(b["transfer_s"]) for b in doc["builds"] if b.get("transfer_s") is not None)
                 cp_rss.append(c_rss)
-
-            for side in ((docker_side, cacheprof_side) if r % 2 else (cacheprof_side, docker_side)):
-                side()
             docker_walls += d_round
             cp_builds += c_round
             print(f"{r:>5}  {', '.join(f'{x:.2f}' for x in d_round):>22}  "
-                  f"{', '.join(f'{x:.2f}' for x in c_round):>22}  {c_wall:>21.2f}  {mb(c_rss):>18}")
+                  f"{', '.join(f'{x:.2f}' for x in c_round):>22}  {c_wall:>21.2f}  {mb(cp_rss[-1]):>18}")
         d_med, c_med = statistics.median(docker_walls), statistics.median(cp_builds)
         print(f"\nmedian per build: docker CLI {d_med:.2f} s (n={len(docker_walls)}), "
               f"cacheprof {c_med:.2f} s (n={len(cp_builds)})")
         print(f"ratio cacheprof / docker CLI per build: {c_med / d_med:.2f} (target <= 1.2)")
         print(f"peak RSS: cacheprof command max {mb(max(cp_rss))} (n={len(cp_rss)}, target < 300 MB); "
               f"docker CLI max {mb(max(docker_rss))}")
+        if transfers:
+            print(f"cacheprof transfer_s (upload of the tar) median {statistics.median(transfers):.2f} s "
+                  f"(n={len(transfers)})")
         print(f"throughput sent: docker CLI {sent_bytes / d_med / 1e6:.0f} MB/s, "
               f"cacheprof {sent_bytes / c_med / 1e6:.0f} MB/s")
     except RuntimeError as e:

@@ -62,6 +62,8 @@ class Step:
     finished: float | None = None
     duration_s: float | None = None
     error: str | None = None
+    # Size of the layer the step created (the engine's image history); 0 for metadata-only steps.
+    size_bytes: int | None = None
 
     @property
     def key(self) -> tuple[str, int]:
@@ -99,6 +101,12 @@ class Build:
     started: float | None = None
     # False when the source ended before the build did (a truncated log, a daemon that died).
     complete: bool = True
+    # Sending the context: BuildKit's context-loading vertex, the classic builder's upload. Part of
+    # duration_s, never of a step.
+    transfer_s: float | None = None
+    image_size_bytes: int | None = None
+    # The image's layer diff IDs, base first (how many two images share).
+    layer_ids: tuple[str, ...] = ()
 
     @property
     def work_steps(self) -> tuple[Step, ...]:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from ..errors import EngineError, EngineUnreachableError, UsageError
 from ..model import Builder, EngineInfo
 from ..steps.common import Event
+from ..steps.layers import HistoryEntry, ImageLayers
 
 LOST_ENGINE = "lost the Docker engine"
 
@@ -45,6 +46,8 @@ class Driver(Protocol):
     def image_config(self, image: str) -> dict[str, Any]: ...
 
     def image_files(self, image: str) -> dict[str, tuple[str, int, str]]: ...
+
+    def image_layers(self, image: str) -> ImageLayers | None: ...
 
     def close(self) -> None: ...
 
@@ -188,6 +191,22 @@ class DockerDriver:
 
     def image_config(self, image: str) -> dict[str, Any]:
         return dict(self.api.inspect_image(image).get("Config") or {})
+
+    def image_layers(self, image: str) -> ImageLayers | None:
+        """History (oldest first), size and layer diff IDs of a built image; None if the engine says no."""
+        try:
+            history = self.api.history(image)
+            info = self.api.inspect_image(image)
+        except (self._errors.DockerException, OSError):
+            return None
+        try:
+            entries = tuple(HistoryEntry(str(h.get("CreatedBy") or ""), int(h.get("Size") or 0))
+                            for h in reversed(history))
+            size = info.get("Size")
+            layers = tuple(str(x) for x in ((info.get("RootFS") or {}).get("Layers") or ()))
+        except (AttributeError, TypeError, ValueError):
+            return None  # a reply out of shape: no sizes rather than wrong ones
+        return ImageLayers(entries, int(size) if isinstance(size, int) else None, layers)
 
     def image_files(self, image: str) -> dict[str, tuple[str, int, str]]:
         """path -> (type, mode, sha256 of content or link target) of an image's flattened filesystem.

@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import InputFormatError, UsageError
 from ..model import EngineInfo
 from ..steps.common import ARRIVAL_KEY, Event
+from ..steps.layers import ImageLayers, layers_from_json
 from .driver import BuildRequest, EngineConnectionLost
 
 
@@ -117,6 +118,13 @@ class ReplayDriver:
 
     def image_files(self, image: str) -> dict[str, tuple[str, int, str]]:
         return {path: (kind, mode, digest) for path, (kind, mode, digest) in self._export(image)["files"].items()}
+
+    def image_layers(self, image: str) -> ImageLayers | None:
+        """Saved beside the streams as images/<id>.layers.json by `profile --record`; None if absent."""
+        path = self.directory / "images" / (image.replace(":", "_") + ".layers.json")
+        if not path.is_file():
+            return None
+        return layers_from_json(json.loads(path.read_text(encoding="utf-8")))
 
     def _export(self, image: str) -> dict[str, Any]:
         """An image export saved beside the streams as images/<id>.json ({"config", "files"})."""

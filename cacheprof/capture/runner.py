@@ -16,9 +16,10 @@ from pathlib import Path
 from ..context.edits import plan_edit
 from ..context.tar import ContextStream, Overrides
 from ..dockerfile import DockerfileModel
-from ..model import Build, Builder, BuildOutcome, Kind, ProgressCallback, Reporter, RunPlan, Scenario
+from ..model import Build, Builder, BuildOutcome, InternalVertex, Kind, ProgressCallback, Reporter, RunPlan, Scenario
 from ..steps.buildkit import BuildKitAssembler
 from ..steps.classic import ClassicAssembler
+from ..steps.layers import layers_to_json, with_sizes
 from .driver import LOST_ENGINE, BuildRequest, Driver, EngineConnectionLost
 from .replay import StreamRecorder
 
@@ -62,6 +63,18 @@ def assemble(
             created_images=outcome.created_images,
         )
     return outcome
+
+
+def _transfer_s(internal: tuple[InternalVertex, ...], context: ContextStream, t0: float) -> float | None:
+    """BuildKit's context-loading vertex when there is one, else the client's upload of the tar (classic:
+    the daemon reads the whole context before its first step)."""
+    loads = [v.duration_s for v in internal if "load build context" in v.name or "load remote build context"
+             in v.name]
+    if loads and all(d is not None for d in loads):
+        return sum(d for d in loads if d is not None)
+    if context.finished_at is None:
+        return None
+    return max(0.0, context.finished_at - t0)
 
 
 class Runner:
@@ -124,10 +137,21 @@ class Runner:
             short for short in outcome.created_images
             if not any(full.startswith(f"sha256:{short}") for full in existing)
         )
+        steps, image_size, layer_ids = outcome.steps, None, ()
+        if outcome.ok and outcome.image_id:
+            layers = self.driver.image_layers(outcome.image_id)
+            if layers is not None:
+                steps = with_sizes(steps, layers, plan.model, plan.target)
+                image_size, layer_ids = layers.size_bytes, layers.layer_ids
+                if self.record_dir is not None:
+                    path = self.record_dir / "images" / (outcome.image_id.replace(":", "_") + ".layers.json")
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_text(json.dumps(layers_to_json(layers)))
         build = Build(
             scenario=scenario.name, repeat=repeat, ok=outcome.ok, error=outcome.error, duration_s=wall,
-            image_id=outcome.image_id, steps=outcome.steps, internal=outcome.internal, started=t0,
-            complete=outcome.complete,
+            image_id=outcome.image_id, steps=steps, internal=outcome.internal, started=t0,
+            complete=outcome.complete, transfer_s=_transfer_s(outcome.internal, context, t0),
+            image_size_bytes=image_size, layer_ids=layer_ids,
         )
         if outcome.error == INTERRUPTED:
             raise BuildInterrupted(build)

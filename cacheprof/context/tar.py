@@ -12,6 +12,7 @@ import hashlib
 import os
 import stat
 import tarfile
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -135,7 +136,7 @@ class ContextStream:
 
     Everything that can be refused (a missing Dockerfile, a bad .dockerignore) is checked when the
     stream is made, before any build; the files are read only while the stream is consumed, once.
-    `sent_bytes` counts what was produced so far.
+    `sent_bytes` counts what was produced so far, `finished_at` is set once the last chunk was taken.
     """
 
     def __init__(self, context_dir: Path, dockerfile: Path, *, buildkit: bool = False,
@@ -157,6 +158,7 @@ class ContextStream:
                 self.outside = (_outside_name(self.root, df_real), fh.read(), int(os.stat(df_real).st_mtime))
         self.dockerfile = self.outside[0] if self.outside is not None else str(df_rel)
         self.sent_bytes = 0
+        self.finished_at: float | None = None  # epoch seconds when the consumer took the last chunk
 
     def __iter__(self) -> Iterator[bytes]:
         """Chunks of about 1 MiB (small entries are gathered, large files read piecewise)."""
@@ -172,6 +174,7 @@ class ContextStream:
         buf += end + b"\0" * (-total % _RECORD)
         self.sent_bytes += len(buf)
         yield bytes(buf)
+        self.finished_at = time.time()  # the consumer asked for more: the last chunk has gone out
 
     def _pieces(self) -> Iterator[bytes]:
         """Header and content blocks, as GNU format (this daemon's BuildKit rejects PAX headers).

@@ -58,6 +58,7 @@ def step_to_dict(step: Step) -> dict[str, Any]:
         "finished": _round(step.finished),
         "duration_s": _round(step.duration_s),
         "error": step.error,
+        "size_bytes": step.size_bytes,
     }
 
 
@@ -71,6 +72,9 @@ def build_to_dict(build: Build) -> dict[str, Any]:
         "image_id": build.image_id,
         "started": _round(build.started),
         "complete": build.complete,
+        "transfer_s": _round(build.transfer_s),
+        "image_size_bytes": build.image_size_bytes,
+        "layer_ids": list(build.layer_ids),
         "hit_rate": None if build.hit_rate is None else round(build.hit_rate, 4),
         "steps": [step_to_dict(s) for s in build.steps],
         "internal": [
@@ -165,6 +169,7 @@ def _step_from(r: _Reader, d: Any, p: str) -> Step:
         finished=r.get(d, "finished", p, _NUM, optional=True),
         duration_s=r.get(d, "duration_s", p, _NUM, optional=True),
         error=r.get(d, "error", p, (str,), optional=True),
+        size_bytes=r.get(d, "size_bytes", p, (int,), optional=True),
     )
 
 
@@ -194,7 +199,17 @@ def _build_from(r: _Reader, d: Any, p: str) -> Build:
         internal=tuple(_vertex_from(r, v, f"{p}.internal[{i}]") for i, v in enumerate(internal)),
         started=r.get(d, "started", p, _NUM, optional=True),
         complete=True if complete is None else complete,
+        transfer_s=r.get(d, "transfer_s", p, _NUM, optional=True),
+        image_size_bytes=r.get(d, "image_size_bytes", p, (int,), optional=True),
+        layer_ids=tuple(_strings(r, r.get(d, "layer_ids", p, (list,), optional=True) or [], f"{p}.layer_ids")),
     )
+
+
+def _strings(r: _Reader, items: list[Any], p: str) -> list[str]:
+    for i, x in enumerate(items):
+        if not isinstance(x, str):
+            raise r.fail(f"{p}[{i}]", "should be str")
+    return items
 
 
 def profile_from_dict(data: Any, where: str = "profile") -> Profile:
