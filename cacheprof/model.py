@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from .dockerfile import DockerfileModel
 
 PROFILE_SCHEMA = "cacheprof/profile/v2"
+# Lines of a failing step's output kept in the model (`Step.log_tail`).
+LOG_TAIL_LINES = 20
 # Profiles this version still reads: v1 is v2 without the statuses, fields and figure definitions v2 added.
 PROFILE_SCHEMAS_READ = ("cacheprof/profile/v1", PROFILE_SCHEMA)
 # The instructions that do work. Only these count in a hit rate: FROM, WORKDIR, ENV... are bookkeeping
@@ -64,6 +66,8 @@ class Step:
     error: str | None = None
     # Size of the layer the step created (the engine's image history); 0 for metadata-only steps.
     size_bytes: int | None = None
+    # v2: the last lines of a failing step's own output (ERROR steps only), as `docker build` shows them.
+    log_tail: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, int]:
@@ -289,5 +293,8 @@ class Reporter:
     def build_started(self, scenario: str, repeat: int, number: int, total: int) -> None: ...
 
     def build_finished(self, build: Build) -> None: ...
+
+    def note(self, line: str) -> None:
+        """A line to keep on screen (e.g. why the remaining builds were not run)."""
 
     step: ProgressCallback | None = None

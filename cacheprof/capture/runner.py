@@ -16,7 +16,18 @@ from pathlib import Path
 from ..context.edits import plan_edit
 from ..context.tar import ContextStream, Overrides
 from ..dockerfile import DockerfileModel
-from ..model import Build, Builder, BuildOutcome, InternalVertex, Kind, ProgressCallback, Reporter, RunPlan, Scenario
+from ..model import (
+    Build,
+    Builder,
+    BuildOutcome,
+    InternalVertex,
+    Kind,
+    ProgressCallback,
+    Reporter,
+    RunPlan,
+    Scenario,
+    StepStatus,
+)
 from ..steps.buildkit import BuildKitAssembler
 from ..steps.classic import ClassicAssembler
 from ..steps.layers import layers_to_json, with_sizes
@@ -75,6 +86,17 @@ def _transfer_s(internal: tuple[InternalVertex, ...], context: ContextStream, t0
     if context.finished_at is None:
         return None
     return max(0.0, context.finished_at - t0)
+
+
+def cannot_succeed(build: Build) -> bool:
+    """A build that failed in a step of its own (not Ctrl-C, not a lost engine)."""
+    return not build.ok and build.complete and any(s.status is StepStatus.ERROR for s in build.steps)
+
+
+def failed_at(build: Build) -> str:
+    step = next(s for s in build.steps if s.status is StepStatus.ERROR)
+    where = f"line {step.line}" if step.line is not None else f"step {step.index}"
+    return f"{where} ({' '.join(step.instruction.split())[:60]})"
 
 
 class Runner:
@@ -137,6 +159,11 @@ class Runner:
             short for short in outcome.created_images
             if not any(full.startswith(f"sha256:{short}") for full in existing)
         )
+        error = outcome.error
+        if error and "no active session" in error:
+            # What BuildKit says when a step needs the client session (secret, ssh) this path lacks.
+            error = ("a step needs a client session (RUN --mount=type=secret or ssh), which the Engine API path "
+                     f"has not got; the engine said: {error}")
         steps, image_size, layer_ids = outcome.steps, None, ()
         if outcome.ok and outcome.image_id:
             layers = self.driver.image_layers(outcome.image_id)
@@ -148,7 +175,7 @@ class Runner:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.write_text(json.dumps(layers_to_json(layers)))
         build = Build(
-            scenario=scenario.name, repeat=repeat, ok=outcome.ok, error=outcome.error, duration_s=wall,
+            scenario=scenario.name, repeat=repeat, ok=outcome.ok, error=error, duration_s=wall,
             image_id=outcome.image_id, steps=steps, internal=outcome.internal, started=t0,
             complete=outcome.complete, transfer_s=_transfer_s(outcome.internal, context, t0),
             image_size_bytes=image_size, layer_ids=layer_ids,
@@ -200,7 +227,14 @@ class Runner:
         for repeat in range(1, self.plan.repeat + 1):
             for scenario in self.plan.scenarios:
                 n += 1
-                yield self.measure(scenario, repeat, n, total)
+                build = self.measure(scenario, repeat, n, total)
+                yield build
+                if scenario.kind is Kind.COLD and cannot_succeed(build) and n < total:
+                    # A step of the Dockerfile itself failed from scratch: every later build runs the same
+                    # step on the same input (an edit of the failing step's files aside) and fails too.
+                    self.reporter.note(f"the cold build failed at {failed_at(build)}; the {total - n} builds "
+                                       "after it were not run: they would fail the same way")
+                    return
 
     def cleanup(self, wait_s: float = 30.0) -> list[str]:
         """Remove the tags and intermediate images this runner created. Returns what was left.

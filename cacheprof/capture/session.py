@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,26 @@ def check_target(model: DockerfileModel, target: str | None) -> None:
         raise UsageError(f"--target {target!r}: no stage of that name in the Dockerfile (named stages: {names})")
 
 
+SESSION_MOUNT_RE = re.compile(r"--mount=(?:\S*,)?type=(secret|ssh)\b", re.IGNORECASE)
+
+
+def session_mount_message(kind: str, where: str) -> str:
+    return (f"{where}: RUN --mount=type={kind} needs a client session (the docker CLI forwards {kind}s through "
+            "one), and the Engine API path cacheprof builds through has none; measure a copy of the Dockerfile "
+            f"without the {kind} mount, or run `docker build --progress=plain` and read its log with "
+            "`cacheprof parse`")
+
+
+def check_session_mounts(model: DockerfileModel) -> None:
+    """Fail before the first build, with what to do, instead of the engine's "no active sessions"."""
+    for ins in model.instructions:
+        if ins.cmd.upper() != "RUN":
+            continue
+        m = SESSION_MOUNT_RE.search(ins.original)
+        if m:
+            raise UsageError(session_mount_message(m.group(1).lower(), f"{model.path}:{ins.line}"))
+
+
 def check_edits(context: Path, scenarios: tuple[Scenario, ...]) -> None:
     """Fail before the first build, not in the middle of a run, when an edit: glob matches nothing."""
     for s in scenarios:
@@ -71,6 +92,7 @@ def plan_profile(o: ProfileOptions) -> RunPlan:
     context, dockerfile = resolve_paths(o.context, o.dockerfile)
     model = load_dockerfile(dockerfile)
     check_target(model, o.target)
+    check_session_mounts(model)
     scenarios = tuple(parse_scenario(s) for s in o.scenarios) or default_scenarios(context, model)
     check_edits(context, scenarios)
     args = dict(parse_build_arg(a) for a in o.build_args)

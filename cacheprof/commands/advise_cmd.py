@@ -16,7 +16,7 @@ import click
 
 from ..advise.findings import ADVICE_SCHEMA, Finding, find_problems, finding_to_dict, rewrite
 from ..capture.compare_run import measure_pair, raise_run_failures
-from ..capture.session import check_edits, check_sources, check_target, resolve_paths
+from ..capture.session import check_edits, check_session_mounts, check_sources, check_target, resolve_paths
 from ..dockerfile import load as load_dockerfile
 from ..dockerfile import parse_text
 from ..errors import UsageError
@@ -138,6 +138,7 @@ def advise(context: Path, dockerfile: Path | None, measure: bool, write_path: Pa
         return
 
 
+    check_session_mounts(model)
     after_model = parse_text(proposed, f"{df} (proposed)")
     check_sources(ctx, after_model, "proposed")
     scenarios = _measure_scenarios(findings)

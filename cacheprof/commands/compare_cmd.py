@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ..capture.compare_run import measure_pair, raise_run_failures
-from ..capture.session import check_edits, check_sources, check_target, default_scenarios
+from ..capture.session import check_edits, check_session_mounts, check_sources, check_target, default_scenarios
 from ..dockerfile import DockerfileModel
 from ..dockerfile import load as load_dockerfile
 from ..errors import UsageError
@@ -56,6 +56,7 @@ def compare(before: Path, after: Path, context: Path | None, scenarios: tuple[st
     after_df = after.resolve()
     for model, side in ((before_model, "BEFORE"), (after_model, "AFTER")):
         check_target(model, target)
+        check_session_mounts(model)
         check_sources(ctx, model, side)
     if scenarios:
         plan_scenarios = tuple(parse_scenario(s) for s in scenarios)

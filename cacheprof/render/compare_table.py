@@ -18,7 +18,7 @@ def _s(x: float | None, spec: str = "{:.2f}") -> str:
 def _change(before: float | None, after: float | None) -> str:
     if before is None or after is None or before <= 0 or after <= 0:
         return "-"
-    return f"{before / after:.1f}{TIMES}" if after < before else f"1/{after / before:.1f}"
+    return f"{before / after:.1f}{TIMES}" if after < before else f"{before / after:.2f}{TIMES}"
 
 
 def _weight(ch: StepChange) -> float:
@@ -70,7 +70,7 @@ def render_comparison(c: Comparison, width: int = 80) -> str:
     if changes:
         lines += ["", "steps whose cache status changed (costliest first):"]
         for text in changes[:8]:
-            lines += wrap(f"  - {text}", width - 1)
+            lines += wrap(f"  - {text}", width - 1, indent="    ")
         if len(changes) > 8:
             lines.append(f"  ({len(changes) - 8} more in the report)")
     if c.equivalence is not None:

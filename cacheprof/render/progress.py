@@ -21,12 +21,11 @@ from rich.table import Table
 from rich.text import Text
 
 from ..model import Build, Reporter, StepEvent, StepStatus
+from .terminal import failure_lines
 
 MODES = ("auto", "tty", "plain", "quiet")
 _STYLE = {"CACHED": "green", "PULLED": "blue", "RUN": "yellow", "ERROR": "bold red", "CANCELED": "magenta",
           "UNKNOWN": "dim"}
-# Lines of a failing step's output shown under the failure, as `docker build` does.
-LOG_TAIL_LINES = 10
 
 
 def resolve_mode(mode: str, console: Console) -> str:
@@ -50,19 +49,6 @@ def middle_clip(text: str, width: int | None) -> str:
 
 def _label(ev: StepEvent) -> str:
     return " ".join(ev.instruction.split())
-
-
-def failure_lines(build: Build) -> list[str]:
-    """The failing step, its line and the tail of its output (when the model carries it), then the error."""
-    lines = []
-    failing = next((s for s in build.steps if s.status is StepStatus.ERROR), None)
-    if failing is not None:
-        at = f"line {failing.line}: " if failing.line is not None else ""
-        lines.append(f"  failing step: {at}{' '.join(failing.instruction.split())}")
-        tail = getattr(failing, "log_tail", None) or ()
-        lines += [f"  | {x}" for x in list(tail)[-LOG_TAIL_LINES:]]
-    lines.append(f"  error: {build.error or 'build failed'}")
-    return lines
 
 
 class LiveProgress(Reporter):

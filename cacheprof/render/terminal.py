@@ -138,8 +138,26 @@ def scenario_block(name: str, builds: Sequence[Build], width: int, multi_stage: 
     return lines
 
 
+# Lines of a failing step's output shown under a failure, as `docker build` does.
+SHOWN_LOG_LINES = 10
+
+
+def failure_lines(build: Build, width: int | None = None) -> list[str]:
+    """The failing step with its Dockerfile line, the tail of its own output, then the engine's error."""
+    lines = []
+    failing = next((s for s in build.steps if s.status is StepStatus.ERROR), None)
+    if failing is not None:
+        at = f"line {failing.line}: " if failing.line is not None else ""
+        lines.append(f"  failing step: {at}{' '.join(failing.instruction.split())}")
+        lines += [f"  | {x}" for x in failing.log_tail[-SHOWN_LOG_LINES:]]
+    lines.append(f"  error: {build.error or 'build failed'}")
+    if width is None:
+        return lines
+    return [x[:2] + clip(x[2:], width - 3) for x in lines]
+
+
 def render_profile(profile: Profile, width: int = 80, verdict: str = "") -> str:
-    """Every scenario's table, then the verdict (wrapped to the width)."""
+    """Every scenario's table, the failures with their log tails, then the verdict (wrapped to the width)."""
     multi_stage = len({s.stage for b in profile.builds for s in b.steps}) > 1
     out: list[str] = []
     for name in profile.scenario_names:
@@ -147,13 +165,21 @@ def render_profile(profile: Profile, width: int = 80, verdict: str = "") -> str:
         if not builds:
             continue
         out += [*scenario_block(name, builds, width, multi_stage), ""]
+    shown: set[str | None] = set()
+    for b in profile.builds:
+        if b.ok or b.error in shown:  # the same failure in every repetition is shown once
+            continue
+        shown.add(b.error)
+        out += [clip(f"FAILED: {b.scenario} #{b.repeat}", width - 1), *failure_lines(b, width), ""]
     if verdict:
         out += wrap(verdict, width - 1)
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def wrap(text: str, width: int) -> list[str]:
-    """Words to lines of at most `width` characters (a longer word is cut: nothing may wrap)."""
+def wrap(text: str, width: int, indent: str = "") -> list[str]:
+    """Words to lines of at most `width` characters (a longer word is cut: nothing may wrap); continuation
+    lines start with `indent`."""
     import textwrap
 
-    return textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [""]
+    return textwrap.wrap(text, width, subsequent_indent=indent, break_long_words=True,
+                         break_on_hyphens=False) or [""]

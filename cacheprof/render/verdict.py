@@ -107,6 +107,16 @@ def costliest_waste(profile: Profile) -> EditWaste | None:
 def profile_verdict(profile: Profile, fix_available: bool = False) -> str:
     """One paragraph: the costliest waste, the key figures, what failed, and whether n is enough."""
     parts: list[str] = []
+    cold_failed = next((b for b in profile.builds_of("cold") if not b.ok), None)
+    if cold_failed is not None:
+        step = next((s for s in cold_failed.steps if s.status is StepStatus.ERROR), None)
+        text = " ".join(step.instruction.split()) if step else ""
+        text = text if len(text) <= 40 else text[:39] + "\u2026"
+        where = f" at line {step.line} (`{text}`)" if step and step.line else ""
+        parts.append(f"The cold build failed{where}: {cold_failed.error or 'build failed'}.")
+        not_run = [n for n in profile.scenario_names if not profile.builds_of(n)]
+        if not_run:
+            parts.append(f"Not run, as they would fail the same way: {', '.join(not_run)}.")
     waste = costliest_waste(profile)
     if waste is not None:
         parts.append(waste_sentence(waste, fix_available))

@@ -9,11 +9,12 @@ Times are BuildKit's own clock.
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..dockerfile import DockerfileModel
-from ..model import BuildOutcome, InternalVertex, ProgressCallback, Step, StepEvent, StepStatus
+from ..model import LOG_TAIL_LINES, BuildOutcome, InternalVertex, ProgressCallback, Step, StepEvent, StepStatus
 from .common import strip_ansi
 from .trace_proto import VertexUpdate, decode_trace_aux
 
@@ -45,6 +46,21 @@ class _Vertex:
     progress: bool = False  # statuses (downloads, extraction) were reported under it
     announced: bool = False
     done_announced: bool = False
+    # The last lines of its output (kept for a failing step's log tail) and an unfinished last line.
+    log: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL_LINES))
+    partial: str = ""
+
+    def add_log(self, data: bytes) -> None:
+        text = self.partial + data.decode("utf-8", "replace")
+        *lines, self.partial = text.split("\n")
+        for line in lines:
+            line = strip_ansi(line).rstrip("\r")
+            if line.strip():
+                self.log.append(line)
+
+    def log_tail(self) -> tuple[str, ...]:
+        rest = strip_ansi(self.partial).rstrip("\r")
+        return (*self.log, rest)[-LOG_TAIL_LINES:] if rest.strip() else tuple(self.log)
 
     @property
     def started(self) -> float | None:
@@ -89,6 +105,8 @@ class BuildKitAssembler:
                 self.feed_vertex(v)
             for digest in upd.status_vertices:
                 self.feed_progress(digest)
+            for digest, _, data in upd.logs:
+                self.feed_log(digest, data)
         elif message.get("id") == "moby.image.id" and isinstance(message.get("aux"), dict):
             self.image_id = str(message["aux"].get("ID") or "") or None
             self.succeeded = True
@@ -97,6 +115,13 @@ class BuildKitAssembler:
             self.error = strip_ansi(str(detail.get("message") or message.get("error") or "build failed"))
         elif isinstance(message.get("stream"), str) and message["stream"].startswith("Successfully tagged"):
             self.succeeded = True
+
+    def feed_log(self, digest: str, data: bytes) -> None:
+        v = self._vertices.get(digest)
+        if v is None:  # a log can come before the vertex's first state
+            v = _Vertex(digest, "", len(self._vertices))
+            self._vertices[digest] = v
+        v.add_log(data)
 
     def feed_progress(self, digest: str) -> None:
         v = self._vertices.get(digest)
@@ -186,17 +211,19 @@ class BuildKitAssembler:
             error = v.error
             if error and CANCELED_RE.search(error) and not re.search(r"exit code|did not complete", error):
                 error = "canceled"
+            status = self._status(v, text)
             step = Step(
                 index=0,
                 stage=stage,
                 position=position,
                 line=line,
                 instruction=instruction,
-                status=self._status(v, text),
+                status=status,
                 started=v.started,
                 finished=v.finished,
                 duration_s=v.duration_s,
                 error=error,
+                log_tail=v.log_tail() if status is StepStatus.ERROR else (),
             )
             raw.append(((v.started, stage_order, position), step))
         raw.extend(self._collapsed_from_steps([s for _, s in raw]))

@@ -9,11 +9,12 @@ are known (live builds and cacheprof recordings), else left None.
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..dockerfile import DockerfileModel
-from ..model import BuildOutcome, ProgressCallback, Step, StepEvent, StepStatus
+from ..model import LOG_TAIL_LINES, BuildOutcome, ProgressCallback, Step, StepEvent, StepStatus
 from .common import strip_ansi
 
 STEP_RE = re.compile(r"^Step (\d+)(?:/(\d+))? : (.*)$")
@@ -38,6 +39,7 @@ class _Open:
     image: str | None = None
     error: str | None = None
     output_lines: int = 0
+    log: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL_LINES))
 
 
 @dataclass
@@ -127,6 +129,8 @@ class ClassicAssembler:
             cur.pulled = True
         elif not line.startswith("Removing intermediate container"):
             cur.output_lines += 1
+            if line.strip():
+                cur.log.append(line)
 
     def fail(self, message: str, arrival: float | None) -> None:
         self.error = strip_ansi(message).strip()
@@ -223,6 +227,7 @@ class ClassicAssembler:
                     finished=s.finished,
                     duration_s=duration,
                     error=s.error,
+                    log_tail=tuple(s.log) if status is StepStatus.ERROR else (),
                 )
             )
             if s.image and not s.text.upper().startswith("FROM"):

@@ -47,7 +47,7 @@ def _round(x: float | None) -> float | None:
 def step_to_dict(step: Step) -> dict[str, Any]:
     # Built by hand, not with dataclasses.asdict: that deep-copies every field and dominated the time
     # of writing large profiles.
-    return {
+    d = {
         "index": step.index,
         "stage": step.stage,
         "position": step.position,
@@ -60,6 +60,9 @@ def step_to_dict(step: Step) -> dict[str, Any]:
         "error": step.error,
         "size_bytes": step.size_bytes,
     }
+    if step.log_tail:  # v2, additive: only failing steps carry it
+        d["log_tail"] = list(step.log_tail)
+    return d
 
 
 def build_to_dict(build: Build) -> dict[str, Any]:
@@ -170,6 +173,7 @@ def _step_from(r: _Reader, d: Any, p: str) -> Step:
         duration_s=r.get(d, "duration_s", p, _NUM, optional=True),
         error=r.get(d, "error", p, (str,), optional=True),
         size_bytes=r.get(d, "size_bytes", p, (int,), optional=True),
+        log_tail=tuple(str(x) for x in r.get(d, "log_tail", p, (list,), optional=True) or ()),
     )
 
 

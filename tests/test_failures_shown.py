@@ -1,0 +1,63 @@
+"""A failing step is diagnosable: its own output's tail is in the model, profile.json, the terminal and both
+reports; the scenarios after a failed cold build are not run, and that is said; a RUN --mount=type=secret
+or ssh is refused before building, with why and what to do."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cacheprof.capture.session import check_session_mounts
+from cacheprof.cli import main
+from cacheprof.dockerfile import parse_text
+from cacheprof.errors import UsageError
+from tests.conftest import DATA
+
+STREAMS = DATA / "streams"
+
+
+@pytest.mark.parametrize("recording", ["buildkit-failing-run", "classic-failing-run"])
+def test_the_failing_steps_output_reaches_every_output(recording: str, tmp_path: Path):
+    rec = STREAMS / recording
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "input.txt").write_text("hello\n")
+    out = tmp_path / "out"
+    builder = "buildkit" if recording.startswith("buildkit") else "classic"
+    r = CliRunner().invoke(main, ["profile", str(ctx), "-f", str(rec / "Dockerfile"), "--replay", str(rec),
+                                  "--builder", builder, "-s", "cold", "-s", "warm", "-s", "edit:input.txt",
+                                  "--repeat", "2", "--out", str(out), "--progress", "plain"])
+    assert r.exit_code == 1, r.output
+    # The recorded step printed "checking input" before grep failed.
+    doc = json.loads((out / "profile.json").read_text())
+    failing = [s for b in doc["builds"] for s in b["steps"] if s["status"] == "ERROR"]
+    assert failing and failing[0]["log_tail"] == ["checking input"] and failing[0]["line"] == 4
+    assert "| checking input" in r.stdout and "| checking input" in r.stderr
+    assert "checking input" in (out / "report.html").read_text()
+    assert "checking input" in (out / "report.md").read_text()
+    # Stopped after the failed cold build, and said so: one build, not six.
+    assert len(doc["builds"]) == 1
+    assert "the 5 builds after it were not run" in r.stderr
+    assert "Not run, as they would fail the same way: warm, edit:input.txt." in " ".join(r.stdout.split())
+
+
+@pytest.mark.parametrize("kind", ["secret", "ssh"])
+def test_session_mounts_are_refused_with_the_reason(kind: str):
+    model = parse_text(f"FROM busybox:1.36\nRUN --mount=type={kind},id=x cat /run/secrets/x\n", "Dockerfile")
+    with pytest.raises(UsageError) as e:
+        check_session_mounts(model)
+    assert f"Dockerfile:2: RUN --mount=type={kind} needs a client session" in e.value.message
+    assert "no active sessions" not in e.value.message
+    check_session_mounts(parse_text("FROM busybox:1.36\nRUN --mount=type=cache,target=/c true\n"))
+
+
+def test_profile_of_a_secret_mount_exits_2_before_building(tmp_path: Path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox:1.36\nRUN --mount=type=secret,id=tok cat /run/secrets/tok\n")
+    r = CliRunner().invoke(main, ["profile", str(ctx), "--out", str(tmp_path / "o"), "-q",
+                                  "--replay", str(STREAMS / "buildkit-python-app")])
+    assert r.exit_code == 2 and "needs a client session" in r.stderr
