@@ -1,0 +1,81 @@
+"""Apply the offered reorders to the Dockerfile text; every other line is kept byte for byte.
+
+A reorder puts its new COPY lines right before the dependency step (before the comments above it) and moves
+the sources COPYs, with the comment lines right above each, to right after that step. The result is parsed
+again; a rewrite that does not parse is not offered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..dockerfile import DockerfileModel, parse_text
+from ..errors import UsageError
+from .findings import Finding, Fix
+
+
+def _apply(model: DockerfileModel, text: str, fixes: list[Fix]) -> str:
+    lines = text.splitlines(keepends=True)
+    nl = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    spans = sorted((i.line, i.end_line) for i in (*model.global_args, *model.instructions))
+    prev_end = {start: (spans[k - 1][1] if k else 0) for k, (start, _) in enumerate(spans)}
+    end_of = dict(spans)
+
+    def block(start: int) -> tuple[int, int]:
+        """0-based first and last line of the instruction starting at `start`, its comments included."""
+        first = start - 1
+        while first - 1 >= prev_end[start] and lines[first - 1].lstrip().startswith("#") \
+                and not (first - 1 == 0 and "=" in lines[0]):  # a parser directive stays first
+            first -= 1
+        return first, end_of[start] - 1
+
+    def ended(chunk: list[str]) -> list[str]:
+        if chunk and not chunk[-1].endswith(("\n", "\r")):
+            chunk[-1] += nl
+        return chunk
+
+    before: dict[int, list[str]] = {}
+    after: dict[int, list[str]] = {}
+    skipped: set[int] = set()
+    for fix in fixes:
+        first, last = block(fix.step_line)
+        before.setdefault(first, []).extend(line + nl for line in fix.insert)
+        for start in fix.moved:
+            a, b = block(start)
+            after.setdefault(last, []).extend(ended(lines[a:b + 1]))
+            skipped.update(range(a, b + 1))
+    out: list[str] = []
+    for k, line in enumerate(lines):
+        out += before.get(k, [])
+        if k not in skipped:
+            out.append(line)
+        if k in after:
+            if out and not out[-1].endswith(("\n", "\r")):
+                out[-1] += nl
+            out += after[k]
+    result = "".join(out)
+    if not text.endswith(("\n", "\r")) and result.endswith(nl):
+        result = result[: -len(nl)]
+    return result
+
+
+def rewrite(model: DockerfileModel, text: str, findings: Iterable[Finding]) -> str:
+    """`text` with every offered fix applied (fixes that touch the same lines: the first one only)."""
+    fixes: list[Fix] = []
+    used: set[int] = set()
+    for f in findings:
+        if f.fix is None:
+            continue
+        touched = {f.fix.step_line, *f.fix.moved}
+        if touched & used:
+            continue
+        used |= touched
+        fixes.append(f.fix)
+    if not fixes:
+        return text
+    result = _apply(model, text, fixes)
+    try:
+        parse_text(result, model.path)
+    except UsageError:
+        return text
+    return result

@@ -1,0 +1,558 @@
+"""The advice rules (ids in findings.py, documented in docs/advise-rules.md).
+
+- copy-before-install: sources are copied before a dependency-only step; the fix is a reorder that is safe by
+  construction, or a reason why not.
+- deps-in-build: a build resolves dependencies itself after the sources arrive; the fix is a new step.
+- volatile-arg: an expensive step's cache key holds a build arg (or an ENV made from one) it does not use.
+- remote-add: a remote ADD that is not pinned.
+
+Pure: works on the Dockerfile model and a ContextFiles.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from ..dockerfile import DockerfileModel, Instruction
+from .commands import BUILD, DEP, Action, Segment, classify, is_expensive, mounts, reads_tree, segments
+from .ecosystems import ECOSYSTEMS, is_build_file, matches
+from .findings import (
+    COPY_BEFORE_INSTALL,
+    DEPS_IN_BUILD,
+    INFO,
+    PROBLEM,
+    REMOTE_ADD,
+    VOLATILE_ARG,
+    WARNING,
+    Finding,
+    Fix,
+)
+from .scan import ContextFiles
+from .stages import CopyMap, StageView, Step, Var, join, map_copy, under, variables, walk
+
+_KEPT_COPY_FLAGS = ("--chown", "--chmod", "--link")
+# Instructions a COPY may move past without any effect on what it copies or on them.
+_NEUTRAL = frozenset({"LABEL", "EXPOSE", "CMD", "ENTRYPOINT", "HEALTHCHECK", "STOPSIGNAL", "MAINTAINER", "ONBUILD",
+                      "SHELL", "USER", "ENV", "ARG", "WORKDIR"})
+
+
+def _short(text: str, limit: int = 60) -> str:
+    s = " ".join(text.split())
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def _q(ins: Instruction, limit: int = 50) -> str:
+    return f"`{_short(ins.original, limit)}` (line {ins.line})"
+
+
+def is_source_copy(copy: CopyMap) -> bool:
+    """Brings files that are not manifests or build definitions: an edit to them re-runs what follows."""
+    return any(not is_build_file(rel) for rel in copy.files.values())
+
+
+# --- what a command reads ----------------------------------------------------------------------------------
+
+
+def _resolve(word: str, cwd: str | None, env: Mapping[str, Var]) -> str | None:
+    w = word.replace("$PWD", cwd or "\0").replace("${PWD}", cwd or "\0").replace("$(pwd)", cwd or "\0")
+    if "\0" in w or "$" in w or "://" in w or w.startswith("-"):
+        return None
+    if w.startswith("/"):
+        return posixpath.normpath(w)
+    return None if cwd is None else join(cwd, w)
+
+
+def _word_hits(word: str, cwd: str | None, env: Mapping[str, Var], copies: Iterable[CopyMap],
+               skip: set[str]) -> str | None:
+    """The copied image path (or folder) a word names, if any."""
+    candidates = [word]
+    if "=" in word and not word.startswith("-"):
+        candidates.append(word.split("=", 1)[1])
+    for cand in candidates:
+        path = _resolve(cand, cwd, env)
+        if path is None:
+            continue
+        for copy in copies:
+            wild = any(c in path for c in "*?[")
+            for image in copy.files:
+                if image in skip:
+                    continue
+                if (fnmatchcase(image, path) if wild else image == path) or (under(image, path) is not None \
+                        and path != "/" and not wild):
+                    return cand
+    return None
+
+
+def _module_hit(seg: Segment, copies: Iterable[CopyMap], skip: set[str]) -> str | None:
+    """`python -m pkg.mod` where pkg is copied."""
+    w = seg.words
+    if not re.fullmatch(r"python[0-9.]*", w[0].rsplit("/", 1)[-1]) or "-m" not in w:
+        return None
+    k = w.index("-m")
+    if k + 1 >= len(w) or seg.cwd is None:
+        return None
+    top = w[k + 1].split(".")[0]
+    for copy in copies:
+        for image in copy.files:
+            if image not in skip and (under(image, join(seg.cwd, top)) is not None
+                                      or image == join(seg.cwd, top + ".py")):
+                return f"python -m {w[k + 1]}"
+    return None
+
+
+def _reads_sources(segs: Iterable[Segment], env: Mapping[str, Var], copies: list[CopyMap],
+                   skip: set[str]) -> str | None:
+    """Why these commands need the copied sources, or None. `skip`: image paths they may read (manifests)."""
+    for seg in segs:
+        tree = reads_tree(seg)
+        if tree is not None and seg.cwd is not None and any(under(seg.cwd, c.dest) is not None for c in copies):
+            return f"`{tree}` reads the sources in {seg.cwd}"
+        hit = _module_hit(seg, copies, skip)
+        if hit:
+            return f"`{hit}` runs code from the sources"
+        for word in seg.words[1:]:
+            hit = _word_hits(word, seg.cwd, env, copies, skip)
+            if hit:
+                return f"`{' '.join(seg.words[:1])} … {hit}` reads {hit} from the sources"
+    return None
+
+
+# --- copy-before-install -----------------------------------------------------------------------------------
+
+
+_LOCAL_REQ = re.compile(r"^\s*(?:-e|--editable)\b|^\s*(?:\.{1,2}/|/|file:)|@\s*file:|^\s*(?:-f|--find-links)[\s=]+"
+                        r"(?:\.|/)|^\s*git\+file:", re.MULTILINE)
+_REQ_INCLUDE = re.compile(r"^\s*(?:-r|--requirement|-c|--constraint)(?:=|\s*)(\S+)", re.MULTILINE)
+_NODE_SCRIPTS = ("preinstall", "install", "postinstall", "prepare", "prepublish")
+
+
+def _json(ctx: ContextFiles, rel: str) -> dict:
+    try:
+        data = json.loads(ctx.text(rel))
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _node_members(ctx: ContextFiles, where: str) -> tuple[list[str], str | None]:
+    """Context paths of the workspace members' package.json files, and a reason to refuse."""
+    pkg = _json(ctx, posixpath.join(where, "package.json"))
+    globs: list[str] = []
+    ws = pkg.get("workspaces")
+    if isinstance(ws, dict):
+        ws = ws.get("packages")
+    if isinstance(ws, list):
+        globs += [g for g in ws if isinstance(g, str)]
+    for name in ("pnpm-workspace.yaml", "pnpm-workspace.yml"):
+        text = ctx.text(posixpath.join(where, name))
+        globs += re.findall(r"^\s*-\s*['\"]?([^'\"\s#]+)['\"]?", text, re.MULTILINE)
+    members: list[str] = []
+    for g in globs:
+        if g.startswith("!"):
+            continue
+        pattern = posixpath.normpath(posixpath.join(where, g.rstrip("/"))) if where else g.rstrip("/")
+        for d in sorted(ctx.dirs):
+            if d and ((fnmatchcase(d, pattern) and d.count("/") == pattern.count("/")) or ("**" in g
+                      and fnmatchcase(d, pattern))):
+                rel = posixpath.join(d, "package.json")
+                if rel in ctx.files:
+                    members.append(rel)
+    for rel in [posixpath.join(where, "package.json"), *members]:
+        scripts = _json(ctx, rel).get("scripts")
+        if isinstance(scripts, dict):
+            hooks = [s for s in _NODE_SCRIPTS if s in scripts]
+            if hooks:
+                return members, f"{rel} has a `{hooks[0]}` script that runs during the install and may read any file"
+    return members, None
+
+
+def _manifests(action: Action, step: Step, ctx: ContextFiles, copies: list[CopyMap],
+               present: Mapping[str, str]) -> tuple[dict[str, str], str | None]:
+    """Image path -> context path of every file the dependency step reads, and a reason to refuse a reorder."""
+    eco = ECOSYSTEMS.get(action.eco)
+    cwd = action.segment.cwd
+    if cwd is None:
+        return {}, "its working directory is not known"
+    everything: dict[str, str] = {**present}
+    for c in copies:
+        everything.update(c.files)
+    found: dict[str, str] = {}
+    if action.eco == "pip":
+        todo = [join(cwd, r) for r in action.reads]
+        while todo:
+            image = todo.pop()
+            rel = everything.get(image)
+            if rel is None or image in found:
+                continue
+            found[image] = rel
+            text = ctx.text(rel)
+            m = _LOCAL_REQ.search(text)
+            if m:
+                return found, f"{rel} installs from a local path (`{m.group(0).strip()}`), which needs the sources"
+            todo += [join(posixpath.dirname(image), inc) for inc in _REQ_INCLUDE.findall(text)]
+        return found, None
+    assert eco is not None
+    for image, rel in everything.items():
+        inner = under(image, cwd)
+        if inner and matches(eco.manifests, inner) and (
+                "/" not in inner or any("/" in p and fnmatchcase(inner, p) for p in eco.manifests)):
+            found[image] = rel
+    where = posixpath.dirname(found.get(join(cwd, "package.json"), "")) if action.eco in ("npm", "yarn", "pnpm") \
+        else ""
+    why: str | None = None
+    if action.eco in ("npm", "yarn", "pnpm") and join(cwd, "package.json") in found:
+        members, why = _node_members(ctx, where)
+        for rel in members:
+            inner = rel[len(where) + 1:] if where else rel
+            found[join(cwd, inner)] = rel
+        if action.eco == "yarn" and posixpath.join(where, ".yarnrc.yml") in ctx.files:
+            why = why or "Yarn 2+ (.yarnrc.yml) also reads its .yarn/ folder (releases, plugins, patches)"
+    for rel in found.values():
+        text = ctx.text(rel)
+        name = posixpath.basename(rel)
+        if name == "go.work":
+            why = why or "go.work makes it a workspace, whose modules the download needs too"
+        elif name == "go.mod" and re.search(r"=>\s*\.{1,2}/", text):
+            why = why or "go.mod replaces a module with a local folder"
+        elif name == "Gemfile" and re.search(r"^\s*gemspec\b|\bpath\s*(?::|=>)|^\s*eval_gemfile\b", text, re.M):
+            why = why or "the Gemfile reads a gemspec or a local path, which need the sources"
+        elif name == "pom.xml" and re.search(r"<modules>|<relativePath>", text):
+            why = why or "a multi-module pom.xml needs every module's pom too"
+        elif name.startswith("settings.gradle") and re.search(r"\binclude\s*[(\"']", text):
+            why = why or "a multi-project Gradle build needs every project's build file too"
+        elif name.endswith(("proj",)) and "<ProjectReference" in text:
+            why = why or f"{rel} references other projects, whose files the restore needs too"
+        elif name == "composer.json" and re.search(r'"(?:pre|post)-(?:install|update|autoload)-', text) \
+                and "--no-scripts" not in action.segment.words:
+            why = why or "composer.json has install scripts that run during the install; add --no-scripts"
+    if action.eco == "cargo" and action.kind == DEP and action.segment.words[1] == "fetch":
+        why = why or "cargo reads Cargo.toml only with its targets present: build the dependencies with a stub"
+    return found, why
+
+
+def _outputs_sent(action: Action, copies: list[CopyMap]) -> str | None:
+    eco = ECOSYSTEMS.get(action.eco)
+    cwd = action.segment.cwd
+    if eco is None or cwd is None:
+        return None
+    for out in eco.outputs:
+        top = join(cwd, out)
+        for c in copies:
+            rel = next((r for image, r in c.files.items() if under(image, top)), None)
+            if rel is not None:
+                return (f"the context sends {out}/ ({rel}): `{_short(c.ins.original, 30)}` after the install would lay "
+                        f"it over the fresh install; add {out} to .dockerignore first")
+    return None
+
+
+def _between_blocker(view: StageView, first: int, k: int, moved: list[int], ctx: ContextFiles) -> str | None:
+    """Why the sources COPYs (indexes `moved`) cannot move from before `first` to right after step k."""
+    step = view.steps[k]
+    pending = [view.steps[i].copy for i in moved]
+    for i in range(first, k):
+        if i in moved:
+            continue
+        s = view.steps[i]
+        ins = s.ins
+        if ins.cmd in _NEUTRAL:
+            continue
+        if ins.cmd == "RUN":
+            why = _reads_sources(segments(ins, s.workdir), s.env, [c for c in pending if c], set())
+            if why:
+                return f"{_q(ins, 40)} stands between them and {why}"
+            continue
+        if ins.cmd in ("COPY", "ADD") and s.copy is not None:
+            clash = [im for c in pending if c for im, rel in c.files.items()
+                     if im in s.copy.files and s.copy.files[im] != rel]
+            if not clash and not s.copy.broad:
+                continue
+        return f"{_q(ins, 40)} stands between them"
+    for i in moved:
+        s = view.steps[i]
+        again = map_copy(s.ins, ctx, step.workdir, step.env) if s.copy is not None else None
+        if again is None or again.dest != s.copy.dest:
+            return f"{_q(s.ins, 40)} would copy elsewhere after the WORKDIR/ENV changes that follow it"
+    return None
+
+
+def _insert_lines(found: dict[str, str], present: Mapping[str, str], copies: list[CopyMap],
+                  step: Step) -> tuple[str, ...]:
+    """`COPY <manifests> <dir>/` lines for the manifests only the moved COPYs bring."""
+    groups: dict[tuple[str, tuple[str, ...], str], list[str]] = {}
+    for image, rel in sorted(found.items(), key=lambda kv: kv[1]):
+        if present.get(image) == rel:
+            continue
+        src = next(c for c in copies if c.files.get(image) == rel)
+        word = "COPY"
+        flags = tuple(f for f in src.ins.flags if f.split("=", 1)[0] in _KEPT_COPY_FLAGS)
+        d = posixpath.dirname(image)
+        dest = "./" if d == step.workdir else (d.rstrip("/") + "/")
+        if step.workdir and under(d, step.workdir):
+            dest = under(d, step.workdir) + "/"
+        groups.setdefault((word, flags, dest), []).append(rel)
+    out = []
+    for (word, flags, dest), srcs in groups.items():
+        args = [*srcs, dest]
+        if any(c.isspace() for a in args for c in a):
+            text = "[" + ", ".join(json.dumps(a) for a in args) + "]"
+        else:
+            text = " ".join(args)
+        out.append(" ".join([word, *flags, text]))
+    return tuple(out)
+
+
+def _edit_scenario(copies: Iterable[CopyMap], skip: set[str]) -> str | None:
+    """An edit of a copied source file that the dependency step does not read: the edit that shows the waste."""
+    rels = sorted({rel for c in copies for rel in c.files.values()} - skip)
+    rels = [r for r in rels if not is_build_file(r) and not posixpath.basename(r).startswith(".")]
+    if not rels:
+        return None
+    pick = min(rels, key=lambda r: (r.count("/") == 0 and "." not in r, not re.search(r"\.\w+$", r), r))
+    return "edit:" + re.sub(r"([*?\[\]\\])", r"\\\1", pick)
+
+
+# --- the stage walk ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _State:
+    dep_done: set[str]  # ecosystems whose dependencies an earlier step (or stage) already resolved
+
+
+def _prepared_elsewhere(ins: Instruction) -> set[str]:
+    """Ecosystems whose dependency folder a `COPY --from` brings from another stage or image."""
+    sources = [s.rstrip("/") for s in ins.value[:-1]]
+    return {e.name for e in ECOSYSTEMS.values()
+            if any(s.endswith(d) or posixpath.basename(s) in e.outputs for s in sources for d in e.cache_dirs)
+            or any(posixpath.basename(s) in e.outputs for s in sources)}
+
+
+def _cache_mounted(ins: Instruction, eco: str) -> bool:
+    dirs = ECOSYSTEMS[eco].cache_dirs if eco in ECOSYSTEMS else ()
+    return any(m.get("type") == "cache" and any((m.get("target") or m.get("dst") or m.get("destination") or "")
+                                                .rstrip("/").endswith(d) for d in dirs) for m in mounts(ins))
+
+
+def _snippet(eco: str, action: Action, step: Step, ctx: ContextFiles, present: Mapping[str, str],
+             copies: list[CopyMap]) -> str:
+    e = ECOSYSTEMS[eco]
+    cwd = action.segment.cwd or step.workdir or "/"
+    names: list[str] = []
+    for c in [*copies]:
+        for image, rel in sorted(c.files.items()):
+            inner = under(image, cwd)
+            if inner and "/" not in inner and matches(e.manifests, inner) and rel not in names:
+                names.append(rel)
+    if eco == "pip":
+        names = [r for c in copies for im, r in c.files.items() if under(im, cwd) == "pyproject.toml"][:1] or \
+            ["pyproject.toml"]
+    copy = f"COPY {' '.join(names)} ./" if names else "COPY <manifests> ./"
+    prog = action.segment.words[0]
+    text = e.dep_step.format(copy=copy, mvn=prog if "mvn" in prog else "mvn",
+                             gradle=prog if "gradle" in prog else "gradle")
+    after = e.after.format(mvn=prog, gradle=prog)
+    lines = [f"    {line}" for line in text.split("\n")]
+    out = "Add a dependency-only step before the sources are copied (a new step, not a reorder):\n" + "\n".join(lines)
+    if after:
+        out += f"\nthen, after the sources: {after}"
+    return out
+
+
+def _stage_findings(view: StageView, ctx: ContextFiles, states: dict[int, _State]) -> list[Finding]:
+    inherited = states.get(view.parent) if view.parent is not None else None
+    state = _State(set(inherited.dep_done) if inherited else set())
+    states[view.stage.index] = state
+    findings: list[Finding] = []
+    present: dict[str, str] = {}  # image path -> context path, from manifest COPYs so far
+    pending: list[int] = []  # step indexes of the source COPYs since the last dependency step
+    for k, step in enumerate(view.steps):
+        ins = step.ins
+        if ins.cmd in ("COPY", "ADD"):
+            if ins.copy_from is not None:
+                state.dep_done |= _prepared_elsewhere(ins)
+            elif step.copy is not None:
+                if is_source_copy(step.copy):
+                    pending.append(k)
+                else:
+                    present.update(step.copy.files)
+            continue
+        if ins.cmd != "RUN":
+            continue
+        segs = segments(ins, step.workdir)
+        for seg in segs:
+            action = classify(seg)
+            if action is None or action.kind not in (DEP, BUILD):
+                continue
+            eco = action.eco
+            copies = [view.steps[i].copy for i in pending if view.steps[i].copy is not None]
+            if action.kind == DEP:
+                if eco not in state.dep_done and copies:
+                    findings.append(_install_finding(view, k, action, segs, pending, present, ctx))
+                state.dep_done.add(eco)
+                pending = []
+            else:
+                if eco in state.dep_done or _cache_mounted(ins, eco):
+                    continue
+                if copies:
+                    findings.append(_build_finding(view, k, action, pending, present, ctx))
+                state.dep_done.add(eco)
+    return findings
+
+
+def _install_finding(view: StageView, k: int, action: Action, segs: list[Segment], pending: list[int],
+                     present: dict[str, str], ctx: ContextFiles) -> Finding:
+    step = view.steps[k]
+    run = step.ins
+    copies = [view.steps[i].copy for i in pending if view.steps[i].copy is not None]
+    first = view.steps[pending[0]].ins
+    found, why = _manifests(action, step, ctx, copies, present)
+    why = why or _outputs_sent(action, copies)
+    why = why or _reads_sources(segs, step.env, copies, set(found))
+    why = why or _between_blocker(view, pending[0], k, pending, ctx)
+    names = ", ".join(sorted(set(found.values()))) or "its manifests"
+    message = (f"{_q(first)} brings the sources in before {_q(run)}, which needs only {names}: any source edit "
+               "re-runs the install.")
+    insert = _insert_lines(found, present, copies, step)
+    moved = [view.steps[i].ins for i in pending]
+    plan = "\n".join(f"    {line}" for line in (*insert, _short(run.original, 70), *(_short(m.original, 70)
+                                                                                    for m in moved)))
+    suggestion = f"Copy {names} first, install, then copy the rest:\n{plan}"
+    fix = None if why else Fix(run.line, insert, tuple(m.line for m in moved))
+    return Finding(
+        rule=COPY_BEFORE_INSTALL, severity=PROBLEM, stage=view.stage.label,
+        line=first.line, instruction=first.original, related_line=run.line, related_instruction=run.original,
+        message=message, suggestion=suggestion, scenario=_edit_scenario(copies, set(found.values())),
+        manifests=tuple(sorted(set(found.values()))), fix=fix,
+        why_not=None if fix else f"no safe reorder: {why}",
+    )
+
+
+_WHAT = {"go": "the Go modules", "maven": "the Maven dependencies", "gradle": "the Gradle dependencies",
+         "cargo": "the crates", "dotnet": "the NuGet packages", "pip": "the Python dependencies",
+         "poetry": "the Python dependencies", "uv": "the Python dependencies", "composer": "the Composer packages"}
+
+
+def _build_finding(view: StageView, k: int, action: Action, pending: list[int], present: dict[str, str],
+                   ctx: ContextFiles) -> Finding:
+    step = view.steps[k]
+    run = step.ins
+    copies = [view.steps[i].copy for i in pending if view.steps[i].copy is not None]
+    first = view.steps[pending[0]].ins
+    what = _WHAT.get(action.eco, "the dependencies")
+    message = (f"{_q(first)} brings the sources in before {_q(run)}, which resolves {what} itself: any source edit "
+               f"fetches them all again. There is no dependency-only step to keep cached; this needs a new step, "
+               "not a reorder.")
+    return Finding(
+        rule=DEPS_IN_BUILD, severity=PROBLEM, stage=view.stage.label, line=first.line, instruction=first.original,
+        related_line=run.line, related_instruction=run.original, message=message,
+        suggestion=_snippet(action.eco, action, step, ctx, present, copies),
+        scenario=_edit_scenario(copies, set()), fix=None,
+        why_not="a new step, not a reorder: what it downloads may differ from what the build fetched, so the "
+                "image is not the same by construction; add it by hand and check with --measure",
+    )
+
+
+# --- volatile build args --------------------------------------------------------------------------------------
+
+_PLATFORM = frozenset({"TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT", "BUILDPLATFORM", "BUILDOS",
+                       "BUILDARCH", "BUILDVARIANT"})
+_PROXY = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY"})
+# Read by the tools in every RUN from the environment: the step depends on them on purpose.
+_TOOL_ENV = re.compile(
+    r"^(?:DEBIAN_FRONTEND|PIP_\w+|NPM_CONFIG_\w+|NODE_\w+|YARN_\w+|UV_\w+|POETRY_\w+|PIPENV_\w+|PYTHON\w*|CARGO_\w+"
+    r"|RUST\w*|GO\w+|CGO_\w+|MAVEN_\w+|MAVEN_OPTS|GRADLE_\w+|JAVA_\w+|BUNDLE_\w+|BUNDLER_\w+|GEM_\w+|COMPOSER_\w*"
+    r"|DOTNET_\w+|NUGET_\w+|LANG|LC_\w+|TZ|PATH|HOME|CC|CXX|CFLAGS|LDFLAGS|MAKEFLAGS|PNPM_\w+|COREPACK_\w+)$",
+    re.IGNORECASE)
+_VOLATILE = re.compile(
+    r"(?:^|_)(?:COMMIT|SHA|HASH|REV|REVISION|REF|VCS_REF|DATE|TIME|TIMESTAMP|CACHE_?BUST(?:ER)?|NOCACHE|BUST"
+    r"|BUILD_?(?:NUMBER|ID|TAG)|RUN_?(?:ID|NUMBER)|BRANCH|TAG|VERSION|RELEASE)(?:_|$)"
+    r"|^(?:CI|GITHUB|GIT|GITLAB|BUILDKITE|JENKINS)_", re.IGNORECASE)
+
+
+def _arg_findings(views: tuple[StageView, ...]) -> list[Finding]:
+    out: list[Finding] = []
+    reported: set[int] = set()
+    for view in views:
+        for k, step in enumerate(view.steps):
+            ins = step.ins
+            if ins.cmd != "RUN" or not is_expensive(segments(ins, step.workdir)):
+                continue
+            for var in step.env.values():
+                if var.line in reported or var.name in _PLATFORM or var.name.upper() in _PROXY \
+                        or _TOOL_ENV.match(var.name) or (var.kind == "ENV" and not var.args):
+                    continue
+                # The first step that names it re-runs anyway when it changes; only steps before it are waste.
+                names = {var.name}
+                since = [s for s in view.steps[: k + 1] if s.ins.line >= var.line or var.stage != view.stage.label]
+                if var.stage == view.stage.label:
+                    since = [s for s in since if s.ins.line > var.line]
+                if any(names & variables(s.ins.original) for s in since):
+                    continue
+                volatile = any(_VOLATILE.search(n) for n in (var.name, *var.args))
+                severity = WARNING if volatile or not var.defaulted else INFO
+                reported.add(var.line)
+                origin = next((s.ins for v in views for s in v.steps if s.ins.line == var.line), None)
+                origin_text = origin.original if origin is not None else var.name
+                carried = f" (it carries the build arg {', '.join(var.args)})" if var.kind == "ENV" else ""
+                where = f" in stage {view.stage.label}" if var.stage != view.stage.label else ""
+                out.append(Finding(
+                    rule=VOLATILE_ARG, severity=severity, stage=var.stage, line=var.line, instruction=origin_text,
+                    related_line=ins.line, related_instruction=ins.original,
+                    message=(f"`{_short(origin_text, 50)}` (line {var.line}){carried} is in the cache key of "
+                             f"{_q(ins)}{where}, which does not use it: if this value changes per build, that step "
+                             "and every step after it re-run every time."),
+                    suggestion=(f"Declare {var.name} after the expensive steps, just before the first step that "
+                                "uses it (never past a step that still uses it)."),
+                    scenario=f"arg:{var.args[0] if var.args else var.name}=cacheprof-changed", fix=None,
+                    why_not="RUN steps see build args in their environment; cacheprof cannot tell that none of the "
+                            "steps it would move past reads it",
+                ))
+    return out
+
+
+# --- remote ADD -------------------------------------------------------------------------------------------------
+
+_MOVING = re.compile(r"(?:^|[/=#_.-])(?:latest|master|main|nightly|head|stable|current|trunk|edge)(?:$|[/._-])",
+                     re.IGNORECASE)
+_PINNED = re.compile(r"(?:^|[/=#@_-])v?\d+\.\d+|[0-9a-f]{12,40}", re.IGNORECASE)
+
+
+def _remote_findings(views: tuple[StageView, ...]) -> list[Finding]:
+    out: list[Finding] = []
+    for view in views:
+        for k, step in enumerate(view.steps):
+            ins = step.ins
+            if ins.cmd != "ADD" or any(f.startswith("--checksum") for f in ins.flags):
+                continue
+            urls = [s for s in ins.value[:-1] if "://" in s or s.startswith("git@")]
+            if not urls:
+                continue
+            after = [s.ins for s in view.steps[k + 1:] if s.ins.cmd in ("RUN", "COPY", "ADD")]
+            pinned = all(_PINNED.search(u.split("://", 1)[-1]) and not _MOVING.search(u) for u in urls)
+            if pinned or not after:
+                continue
+            out.append(Finding(
+                rule=REMOTE_ADD, severity=WARNING, stage=view.stage.label, line=ins.line, instruction=ins.original,
+                related_line=after[0].line, related_instruction=after[0].original,
+                message=(f"{_q(ins)} downloads a URL that is not pinned: when its content changes, the "
+                         f"{len(after)} step(s) after it re-run."),
+                suggestion="Pin the URL to a version (or add --checksum=sha256:…), and move the ADD down to just "
+                           "before the step that needs it.",
+                fix=None, why_not="the pinned URL or checksum is not known to cacheprof",
+            ))
+    return out
+
+
+def find_problems(model: DockerfileModel, ctx: ContextFiles) -> tuple[Finding, ...]:
+    """Every finding of a Dockerfile built with the context `ctx`, in Dockerfile order."""
+    views = walk(model, ctx)
+    states: dict[int, _State] = {}
+    findings = [f for v in views for f in _stage_findings(v, ctx, states)]
+    findings += _arg_findings(views)
+    findings += _remote_findings(views)
+    return tuple(sorted(findings, key=lambda f: (f.line, f.related_line or 0, f.rule)))
