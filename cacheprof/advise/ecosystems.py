@@ -17,6 +17,7 @@ class Ecosystem:
     outputs: tuple[str, ...] = ()  # folders the install fills inside the project folder
     dep_step: str = ""  # the dependency-only step, as a Dockerfile snippet ({copy} = COPY of the manifests)
     after: str = ""  # what the build then runs instead, after the sources
+    vendored: tuple[str, ...] = ()  # files (relative to the build folder) that say the sources carry the deps
 
 
 ECOSYSTEMS = {e.name: e for e in (
@@ -41,7 +42,7 @@ ECOSYSTEMS = {e.name: e for e in (
     Ecosystem("pnpm", ("package.json", "pnpm-lock.yaml", ".npmrc", "pnpm-workspace.yaml", "pnpm-workspace.yml",
                        ".pnpmfile.cjs"), ("/pnpm/store", "/.pnpm-store", "/.local/share/pnpm"), ("node_modules",)),
     Ecosystem("go", ("go.mod", "go.sum", "go.work", "go.work.sum"), ("/go/pkg/mod", "/pkg/mod"),
-              dep_step="{copy}\nRUN go mod download"),
+              dep_step="{copy}\nRUN go mod download", vendored=("vendor/modules.txt",)),
     Ecosystem("maven", ("pom.xml", "mvnw", ".mvn/*", ".mvn/*/*"), ("/.m2", "/.m2/repository"),
               dep_step="{copy}\nRUN {mvn} -B dependency:go-offline", after="{mvn} -B -o package"),
     Ecosystem("gradle", ("*.gradle", "*.gradle.kts", "gradle.properties", "gradlew", "gradle/*", "gradle/*/*"),
@@ -52,7 +53,7 @@ ECOSYSTEMS = {e.name: e for e in (
               dep_step="{copy}\nRUN mkdir src && echo 'fn main() {{}}' > src/main.rs \\\n"
                        " && cargo build --release && rm -rf src",
               after="touch src/main.rs && cargo build --release (or use cargo-chef: cargo chef prepare, then cargo "
-                    "chef cook)"),
+                    "chef cook)", vendored=("vendor/.cargo-checksum.json",)),
     Ecosystem("dotnet", ("*.csproj", "*.fsproj", "*.vbproj", "*.sln", "NuGet.config", "nuget.config",
                          "Directory.Build.props", "Directory.Packages.props", "global.json", "packages.lock.json"),
               ("/.nuget/packages",),
@@ -68,7 +69,8 @@ ECOSYSTEMS = {e.name: e for e in (
 
 # Files that define a build but are no source of the program: a COPY of only these is a manifest COPY.
 _BUILD_FILES = ("*requirements*.txt", "*constraints*.txt", "requirements/*.txt", ".yarnrc.yml", ".yarn/*",
-                ".yarn/*/*", ".nvmrc", ".node-version", ".tool-versions", "Dockerfile", ".dockerignore")
+                ".yarn/*/*", ".nvmrc", ".node-version", ".tool-versions", "Dockerfile*", "*.Dockerfile", "*.dockerfile",
+                "Containerfile*", ".dockerignore")
 
 
 def matches(patterns: tuple[str, ...], rel: str) -> bool:

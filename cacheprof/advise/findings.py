@@ -42,6 +42,7 @@ class Finding:
     suggestion: str  # what to do, with the exact snippet for a new step
     scenario: str | None = None  # the scenario that shows the waste, e.g. edit:app/main.py
     manifests: tuple[str, ...] = ()  # context paths the dependency step needs
+    manifest_images: tuple[str, ...] = ()  # where they are in the image
     fix: Fix | None = None
     why_not: str | None = None  # why no rewrite is offered
 
@@ -51,7 +52,8 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
         "rule": f.rule, "severity": f.severity, "stage": f.stage, "line": f.line, "instruction": f.instruction,
         "related_line": f.related_line, "related_instruction": f.related_instruction, "message": f.message,
         "suggestion": f.suggestion, "scenario": f.scenario, "manifests": list(f.manifests),
-        "fix": None if f.fix is None else {"kind": "reorder", "insert_before_line": f.fix.step_line,
-                                           "insert": list(f.fix.insert), "moved_after_lines": list(f.fix.moved)},
+        # A reorder: `insert` goes right before the step at `step_line`; the COPYs at `moved_lines` right after it.
+        "fix": None if f.fix is None else {"kind": "reorder", "step_line": f.fix.step_line,
+                                           "insert": list(f.fix.insert), "moved_lines": list(f.fix.moved)},
         "why_not": f.why_not,
     }

@@ -37,10 +37,17 @@ def _apply(model: DockerfileModel, text: str, fixes: list[Fix]) -> str:
     before: dict[int, list[str]] = {}
     after: dict[int, list[str]] = {}
     skipped: set[int] = set()
+    # Reorders that move the same COPYs (two installs after one `COPY . .`): each step gets its manifests,
+    # and the COPYs go after the last of them.
+    groups: dict[tuple[int, ...], list[Fix]] = {}
     for fix in fixes:
-        first, last = block(fix.step_line)
-        before.setdefault(first, []).extend(line + nl for line in fix.insert)
-        for start in fix.moved:
+        groups.setdefault(fix.moved, []).append(fix)
+    for moved, group in groups.items():
+        for fix in group:
+            first, _ = block(fix.step_line)
+            before.setdefault(first, []).extend(line + nl for line in fix.insert)
+        _, last = block(max(f.step_line for f in group))
+        for start in moved:
             a, b = block(start)
             after.setdefault(last, []).extend(ended(lines[a:b + 1]))
             skipped.update(range(a, b + 1))
@@ -62,14 +69,15 @@ def _apply(model: DockerfileModel, text: str, fixes: list[Fix]) -> str:
 def rewrite(model: DockerfileModel, text: str, findings: Iterable[Finding]) -> str:
     """`text` with every offered fix applied (fixes that touch the same lines: the first one only)."""
     fixes: list[Fix] = []
-    used: set[int] = set()
+    moved_by: dict[int, tuple[int, ...]] = {}
     for f in findings:
         if f.fix is None:
             continue
-        touched = {f.fix.step_line, *f.fix.moved}
-        if touched & used:
+        # A COPY moves once: fixes that move it must move the same set (then they merge), else the first wins.
+        if any(moved_by.get(m, f.fix.moved) != f.fix.moved for m in f.fix.moved) \
+                or any(f.fix.step_line in fx.moved for fx in fixes):
             continue
-        used |= touched
+        moved_by.update(dict.fromkeys(f.fix.moved, f.fix.moved))
         fixes.append(f.fix)
     if not fixes:
         return text

@@ -55,6 +55,17 @@ def is_source_copy(copy: CopyMap) -> bool:
     return any(not is_build_file(rel) for rel in copy.files.values())
 
 
+def _into_project(step: Step) -> bool:
+    """A folder COPY, or one that lands under the WORKDIR: the project's sources. A single file put elsewhere
+    (a tool into /usr/local/bin, an entrypoint script) is a deliberate narrow copy."""
+    copy = step.copy
+    assert copy is not None
+    if copy.broad:
+        return True
+    wd = step.workdir
+    return wd not in (None, "/") and all(under(image, wd) is not None for image in copy.files)
+
+
 # --- what a command reads ----------------------------------------------------------------------------------
 
 
@@ -250,8 +261,11 @@ def _outputs_sent(action: Action, copies: list[CopyMap]) -> str | None:
     return None
 
 
-def _between_blocker(view: StageView, first: int, k: int, moved: list[int], ctx: ContextFiles) -> str | None:
-    """Why the sources COPYs (indexes `moved`) cannot move from before `first` to right after step k."""
+def _between_blocker(view: StageView, first: int, k: int, moved: list[int], ctx: ContextFiles,
+                     fixed: Mapping[int, set[str]]) -> str | None:
+    """Why the sources COPYs (indexes `moved`) cannot move from before `first` to right after step k.
+
+    `fixed`: earlier dependency steps whose own reorder copies the manifests (image paths) they read."""
     step = view.steps[k]
     pending = [view.steps[i].copy for i in moved]
     for i in range(first, k):
@@ -262,7 +276,7 @@ def _between_blocker(view: StageView, first: int, k: int, moved: list[int], ctx:
         if ins.cmd in _NEUTRAL:
             continue
         if ins.cmd == "RUN":
-            why = _reads_sources(segments(ins, s.workdir), s.env, [c for c in pending if c], set())
+            why = _reads_sources(segments(ins, s.workdir), s.env, [c for c in pending if c], fixed.get(i, set()))
             if why:
                 return f"{_q(ins, 40)} stands between them and {why}"
             continue
@@ -292,7 +306,7 @@ def _insert_lines(found: dict[str, str], present: Mapping[str, str], copies: lis
         flags = tuple(f for f in src.ins.flags if f.split("=", 1)[0] in _KEPT_COPY_FLAGS)
         d = posixpath.dirname(image)
         dest = "./" if d == step.workdir else (d.rstrip("/") + "/")
-        if step.workdir and under(d, step.workdir):
+        if step.workdir not in (None, "/") and under(d, step.workdir):
             dest = under(d, step.workdir) + "/"
         groups.setdefault((word, flags, dest), []).append(rel)
     out = []
@@ -306,13 +320,18 @@ def _insert_lines(found: dict[str, str], present: Mapping[str, str], copies: lis
     return tuple(out)
 
 
+_SOURCE_EXT = frozenset(".py .js .mjs .ts .tsx .jsx .go .rs .java .kt .scala .cs .fs .rb .php .ex .exs .c .cc .cpp .h "
+                        ".html .css .vue .svelte".split())
+
+
 def _edit_scenario(copies: Iterable[CopyMap], skip: set[str]) -> str | None:
     """An edit of a copied source file that the dependency step does not read: the edit that shows the waste."""
     rels = sorted({rel for c in copies for rel in c.files.values()} - skip)
     rels = [r for r in rels if not is_build_file(r) and not posixpath.basename(r).startswith(".")]
     if not rels:
         return None
-    pick = min(rels, key=lambda r: (r.count("/") == 0 and "." not in r, not re.search(r"\.\w+$", r), r))
+    pick = min(rels, key=lambda r: (posixpath.splitext(r)[1] not in _SOURCE_EXT,
+                                    posixpath.basename(r).startswith("__"), r))
     return "edit:" + re.sub(r"([*?\[\]\\])", r"\\\1", pick)
 
 
@@ -338,26 +357,36 @@ def _cache_mounted(ins: Instruction, eco: str) -> bool:
                                                 .rstrip("/").endswith(d) for d in dirs) for m in mounts(ins))
 
 
-def _snippet(eco: str, action: Action, step: Step, ctx: ContextFiles, present: Mapping[str, str],
-             copies: list[CopyMap]) -> str:
+def _vendored(action: Action, copies: list[CopyMap], ins: Instruction) -> bool:
+    """The sources carry the dependencies (Go's vendor/, `-mod=vendor`): the build downloads nothing."""
+    if "-mod=vendor" in ins.original:
+        return True
+    e = ECOSYSTEMS[action.eco]
+    cwd = action.segment.cwd
+    return cwd is not None and any(join(cwd, v) in c.files for c in copies for v in e.vendored)
+
+
+def _snippet(eco: str, action: Action, step: Step, present: Mapping[str, str], copies: list[CopyMap]) -> str:
+    """The dependency-only step to add, with the COPY of the manifests it needs unless they are there already."""
     e = ECOSYSTEMS[eco]
     cwd = action.segment.cwd or step.workdir or "/"
-    names: list[str] = []
-    for c in [*copies]:
-        for image, rel in sorted(c.files.items()):
-            inner = under(image, cwd)
-            if inner and "/" not in inner and matches(e.manifests, inner) and rel not in names:
-                names.append(rel)
-    if eco == "pip":
-        names = [r for c in copies for im, r in c.files.items() if under(im, cwd) == "pyproject.toml"][:1] or \
-            ["pyproject.toml"]
-    copy = f"COPY {' '.join(names)} ./" if names else "COPY <manifests> ./"
+
+    def at_cwd(files: Mapping[str, str]) -> list[str]:
+        names = ["pyproject.toml"] if eco == "pip" else e.manifests
+        return sorted({rel for image, rel in files.items() if (inner := under(image, cwd)) and "/" not in inner
+                       and matches(tuple(names), inner)})
+
+    have = at_cwd(present)
+    need = [r for c in copies for r in at_cwd(c.files) if r not in have]
+    copy = f"COPY {' '.join(dict.fromkeys(need))} ./" if need else ""
     prog = action.segment.words[0]
     text = e.dep_step.format(copy=copy, mvn=prog if "mvn" in prog else "mvn",
-                             gradle=prog if "gradle" in prog else "gradle")
+                             gradle=prog if "gradle" in prog else "gradle").lstrip("\n")
     after = e.after.format(mvn=prog, gradle=prog)
-    lines = [f"    {line}" for line in text.split("\n")]
-    out = "Add a dependency-only step before the sources are copied (a new step, not a reorder):\n" + "\n".join(lines)
+    where = (f"right after the COPY of {', '.join(have)}" if have and not need
+             else "before the sources are copied")
+    out = f"Add a dependency-only step {where} (a new step, not a reorder):\n" + "\n".join(
+        f"    {line}" for line in text.split("\n"))
     if after:
         out += f"\nthen, after the sources: {after}"
     return out
@@ -369,14 +398,15 @@ def _stage_findings(view: StageView, ctx: ContextFiles, states: dict[int, _State
     states[view.stage.index] = state
     findings: list[Finding] = []
     present: dict[str, str] = {}  # image path -> context path, from manifest COPYs so far
-    pending: list[int] = []  # step indexes of the source COPYs since the last dependency step
+    pending: list[int] = []  # step indexes of the source COPYs so far
+    fixed: dict[int, set[str]] = {}  # dependency steps given a reorder -> image paths of their manifests
     for k, step in enumerate(view.steps):
         ins = step.ins
         if ins.cmd in ("COPY", "ADD"):
             if ins.copy_from is not None:
                 state.dep_done |= _prepared_elsewhere(ins)
             elif step.copy is not None:
-                if is_source_copy(step.copy):
+                if is_source_copy(step.copy) and _into_project(step):
                     pending.append(k)
                 else:
                     present.update(step.copy.files)
@@ -392,11 +422,13 @@ def _stage_findings(view: StageView, ctx: ContextFiles, states: dict[int, _State
             copies = [view.steps[i].copy for i in pending if view.steps[i].copy is not None]
             if action.kind == DEP:
                 if eco not in state.dep_done and copies:
-                    findings.append(_install_finding(view, k, action, segs, pending, present, ctx))
+                    finding = _install_finding(view, k, action, segs, pending, present, ctx, fixed)
+                    findings.append(finding)
+                    if finding.fix is not None:
+                        fixed[k] = set(finding.manifest_images)
                 state.dep_done.add(eco)
-                pending = []
             else:
-                if eco in state.dep_done or _cache_mounted(ins, eco):
+                if eco in state.dep_done or _cache_mounted(ins, eco) or _vendored(action, copies, ins):
                     continue
                 if copies:
                     findings.append(_build_finding(view, k, action, pending, present, ctx))
@@ -405,7 +437,7 @@ def _stage_findings(view: StageView, ctx: ContextFiles, states: dict[int, _State
 
 
 def _install_finding(view: StageView, k: int, action: Action, segs: list[Segment], pending: list[int],
-                     present: dict[str, str], ctx: ContextFiles) -> Finding:
+                     present: dict[str, str], ctx: ContextFiles, fixed: Mapping[int, set[str]]) -> Finding:
     step = view.steps[k]
     run = step.ins
     copies = [view.steps[i].copy for i in pending if view.steps[i].copy is not None]
@@ -413,7 +445,7 @@ def _install_finding(view: StageView, k: int, action: Action, segs: list[Segment
     found, why = _manifests(action, step, ctx, copies, present)
     why = why or _outputs_sent(action, copies)
     why = why or _reads_sources(segs, step.env, copies, set(found))
-    why = why or _between_blocker(view, pending[0], k, pending, ctx)
+    why = why or _between_blocker(view, pending[0], k, pending, ctx, fixed)
     names = ", ".join(sorted(set(found.values()))) or "its manifests"
     message = (f"{_q(first)} brings the sources in before {_q(run)}, which needs only {names}: any source edit "
                "re-runs the install.")
@@ -427,7 +459,7 @@ def _install_finding(view: StageView, k: int, action: Action, segs: list[Segment
         rule=COPY_BEFORE_INSTALL, severity=PROBLEM, stage=view.stage.label,
         line=first.line, instruction=first.original, related_line=run.line, related_instruction=run.original,
         message=message, suggestion=suggestion, scenario=_edit_scenario(copies, set(found.values())),
-        manifests=tuple(sorted(set(found.values()))), fix=fix,
+        manifests=tuple(sorted(set(found.values()))), manifest_images=tuple(sorted(found)), fix=fix,
         why_not=None if fix else f"no safe reorder: {why}",
     )
 
@@ -450,7 +482,7 @@ def _build_finding(view: StageView, k: int, action: Action, pending: list[int], 
     return Finding(
         rule=DEPS_IN_BUILD, severity=PROBLEM, stage=view.stage.label, line=first.line, instruction=first.original,
         related_line=run.line, related_instruction=run.original, message=message,
-        suggestion=_snippet(action.eco, action, step, ctx, present, copies),
+        suggestion=_snippet(action.eco, action, step, present, copies),
         scenario=_edit_scenario(copies, set()), fix=None,
         why_not="a new step, not a reorder: what it downloads may differ from what the build fetched, so the "
                 "image is not the same by construction; add it by hand and check with --measure",

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..context.walk import resolve_context, walk_context
 from ..context.dockerignore import DockerIgnore
+from ..context.walk import resolve_context, walk_context
 
 _READ_LIMIT = 1 << 20  # manifests are small; a larger file is read only this far
 

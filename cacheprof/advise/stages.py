@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from ..dockerfile import DockerfileModel, Instruction, Stage
 from ..context.dockerignore import DockerIgnore, clean_path
+from ..dockerfile import DockerfileModel, Instruction, Stage
 from .scan import ContextFiles
 
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-+][^}]*)?\}|([A-Za-z_][A-Za-z0-9_]*))")

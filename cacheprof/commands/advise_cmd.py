@@ -14,7 +14,10 @@ from typing import Any
 
 import click
 
-from ..advise.findings import ADVICE_SCHEMA, Finding, find_problems, finding_to_dict, rewrite
+from ..advise.findings import ADVICE_SCHEMA, Finding, finding_to_dict
+from ..advise.rewrite import rewrite
+from ..advise.rules import find_problems
+from ..advise.scan import scan_context
 from ..capture.compare_run import measure_pair, raise_run_failures
 from ..capture.session import check_edits, check_session_mounts, check_sources, check_target, resolve_paths
 from ..dockerfile import load as load_dockerfile
@@ -59,12 +62,15 @@ def _measure_scenarios(findings: tuple[Finding, ...]) -> tuple[Scenario, ...]:
 
 def _render(dockerfile: Path, findings: tuple[Finding, ...], diff: str) -> str:
     if not findings:
-        return f"{dockerfile}: no ordering problem found\n"
+        return f"{dockerfile}: no cache-order problem found\n"
     lines = [f"{dockerfile}: {len(findings)} finding(s)", ""]
     for n, f in enumerate(findings, 1):
-        lines.append(f"{n}. [{f.severity}] stage {f.stage}, line {f.line}")
+        lines.append(f"{n}. [{f.severity}] {f.rule}: stage {f.stage}, line {f.line}")
         lines.append(f"   {f.message}")
-        if f.scenario:
+        lines += [f"   {line}" for line in f.suggestion.splitlines()]
+        if f.fix is None and f.why_not:
+            lines.append(f"   no rewrite: {f.why_not}")
+        if f.scenario and f.fix is not None:
             lines.append(f"   shows on: {f.scenario}")
         lines.append("")
     if diff:
@@ -112,7 +118,7 @@ def advise(context: Path, dockerfile: Path | None, measure: bool, write_path: Pa
     args = dict(parse_build_arg(a) for a in build_args)
     with open(df, encoding="utf-8", newline="") as fh:  # newline="": keep CRLF files byte for byte
         text = fh.read()
-    findings = find_problems(model, ctx)
+    findings = find_problems(model, scan_context(ctx))
     proposed = rewrite(model, text, findings)
     diff = _diff(text, proposed, str(dockerfile or df))
     if write_path is not None:
