@@ -18,10 +18,11 @@ from .report_out import announce, claim, make_progress
 
 def _fix_available(plan: RunPlan) -> bool:
     """Whether `cacheprof advise` has a rewrite for this Dockerfile (so the verdict may point at it)."""
-    from ..advise.findings import find_problems
+    from ..advise.rules import find_problems
+    from ..advise.scan import scan_context
 
     try:
-        return any(f.fix is not None for f in find_problems(plan.model, plan.context))
+        return any(f.fix is not None for f in find_problems(plan.model, scan_context(plan.context)))
     except Exception:  # advice is a pointer in a sentence; never let it break the measured output
         return False
 
