@@ -264,6 +264,40 @@ def hit_rate_figure(analysis: Analysis) -> Figure:
         return fig
 
 
+# --- layer sizes ------------------------------------------------------------------------------------
+
+
+def sized_build(profile: Profile) -> Build | None:
+    """The last ok build whose steps carry layer sizes (the image a user would ship), or None."""
+    for b in reversed(profile.builds):
+        if b.ok and any(s.size_bytes is not None for s in b.steps):
+            return b
+    return None
+
+
+def layer_size_figure(build: Build | None, labels: Mapping[tuple[str, int], str] | None = None) -> Figure:
+    """Per step of the image, the size of the layer it added (the engine's image history)."""
+    with matplotlib.rc_context(_RC):
+        steps = [s for s in (build.steps if build else ()) if s.size_bytes is not None]
+        if build is None or not steps:
+            return _empty("no layer sizes recorded")
+        names = [(labels or {}).get(s.key) or truncate(f"{s.position} {s.instruction}") for s in steps]
+        fig, ax = _frame(5.5, 0.28 * len(steps) + 0.2, left=_text_in(names) + 0.3, right=0.9)
+        mb = [(s.size_bytes or 0) / 1e6 for s in steps]
+        ys = np.arange(len(steps))
+        ax.barh(ys, mb, color=_PALETTE[0], height=0.6)
+        top = max(mb) or 1.0
+        for y, v in zip(ys, mb, strict=True):
+            ax.text(v + top * 0.01, y, f"{v:.3g} MB", va="center", fontsize=8)
+        _row_labels(ax, names)
+        ax.set_ylim(len(steps) - 0.5, -0.5)
+        ax.set_xlim(0, top * 1.25)
+        image = f", image {build.image_size_bytes / 1e6:.3g} MB" if build.image_size_bytes is not None else ""
+        _titles(ax, f"Layer size per step ({build.scenario}{image})", "MB added to the image")
+        ax.grid(axis="x", alpha=0.3)
+        return fig
+
+
 # --- the set a report shows -----------------------------------------------------------------------------
 
 # (stem, title, figure builder name, builder arguments): plain data, so a worker process can render it.
@@ -273,12 +307,13 @@ _BUILDERS: dict[str, Callable[..., Figure | Timeline]] = {
     "time_saved": time_saved_figure,
     "invalidation": invalidation_figure,
     "timeline": timeline_figure,
+    "layer_sizes": layer_size_figure,
 }
 # Below this many charts a process pool costs more than it saves.
 _POOL_MIN_JOBS = 8
 # Pool submission order, dearest first, so the matplotlib charts (hundreds of ms each) start at once and
 # the timelines (milliseconds each) fill the gaps instead of leaving one worker idle at the end.
-_COST_RANK = {"invalidation": 0, "time_saved": 1, "hit_rate": 2, "timeline": 3}
+_COST_RANK = {"invalidation": 0, "time_saved": 1, "hit_rate": 2, "layer_sizes": 2, "timeline": 3}
 
 
 def _render_job(job: _Job) -> Chart:
@@ -299,6 +334,9 @@ def build_charts(profile: Profile, analysis: Analysis, *, workers: int | None = 
     ]
     if analysis.edits:
         jobs.append(("invalidation", "Invalidation map", "invalidation", (analysis,)))
+    sized = sized_build(profile)
+    if sized is not None:
+        jobs.append(("layer_sizes", "Layer size per step", "layer_sizes", (sized, analysis.step_labels)))
     used: set[str] = set()
     for name in profile.scenario_names:
         stem = f"timeline_{slug(name)}"

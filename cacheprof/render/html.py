@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import re
+import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from ..analysis.profile_stats import Analysis, fmt_count
 from ..model import Profile
-from .charts import Chart
+from .charts import Chart, sized_build
 
 _DASH = "\u2013"  # en dash: no value
 
@@ -127,6 +128,45 @@ def _path_table(a: Analysis) -> _Table:
                    "critical path"), rows, frozenset({0}))
 
 
+def _mb(n: int | None) -> str:
+    return _DASH if n is None else f"{n / 1e6:.3g} MB"
+
+
+def _layer_table(profile: Profile, a: Analysis) -> _Table | None:
+    """The layer each step of the shipped image added, from the last ok build that has sizes."""
+    build = sized_build(profile)
+    if build is None:
+        return None
+    rows = tuple((a.step_labels.get(s.key) or s.instruction, _mb(s.size_bytes), f"{s.size_bytes:,}")
+                 for s in build.steps if s.size_bytes is not None)
+    rows += (("whole image", _mb(build.image_size_bytes),
+              _DASH if build.image_size_bytes is None else f"{build.image_size_bytes:,}"),)
+    return _Table(("step", "layer size", "bytes"), rows, frozenset({0}))
+
+
+def _transfer_table(profile: Profile) -> _Table | None:
+    """Per scenario, the median seconds spent sending the build context, beside the median wall time."""
+    rows = []
+    for name in profile.scenario_names:
+        ok = [b for b in profile.builds_of(name) if b.ok]
+        t = [b.transfer_s for b in ok if b.transfer_s is not None]
+        w = [b.duration_s for b in ok if b.duration_s is not None]
+        if t:
+            wall = _num(statistics.median(w), 2) if w else _DASH
+            rows.append((name, str(len(t)), _num(statistics.median(t), 2), wall))
+    if not rows:
+        return None
+    return _Table(("scenario", "n", "median transfer s", "median wall s"), tuple(rows), frozenset({0}))
+
+
+_TRANSFER_NOTE = (
+    "Context transfer: the seconds spent sending the build context to the engine (BuildKit's context-loading "
+    "step; the classic builder's upload). It is part of the wall time and of no step. Without a session "
+    "BuildKit receives the whole context on every build; docker buildx sends only changed files."
+)
+_LAYER_NOTE = "Layer sizes come from the engine's image history of the last ok build; metadata steps add 0 bytes."
+
+
 def _info_rows(profile: Profile) -> list[tuple[str, str]]:
     rows = [("builder", profile.builder), ("Dockerfile", profile.dockerfile), ("context", profile.context),
             ("target", profile.target or _DASH),
@@ -212,6 +252,12 @@ def render_html(profile: Profile, analysis: Analysis, charts: Mapping[str, Chart
     if a.critical_paths:
         parts += ["<h2>Wall time and critical path</h2>", f'<p class="note">{html.escape(_PATH_NOTE)}</p>',
                   _html_table(_path_table(a))]
+    transfer, layers = _transfer_table(profile), _layer_table(profile, a)
+    if transfer is not None:
+        parts += ["<h2>Context transfer</h2>", f'<p class="note">{html.escape(_TRANSFER_NOTE)}</p>',
+                  _html_table(transfer)]
+    if layers is not None:
+        parts += ["<h2>Image layers</h2>", f'<p class="note">{html.escape(_LAYER_NOTE)}</p>', _html_table(layers)]
     if charts:
         parts.append("<h2>Charts</h2>")
     for c in charts.values():
@@ -257,6 +303,11 @@ def render_markdown(profile: Profile, analysis: Analysis, charts: Mapping[str, C
     parts += ["## Steps", "", _STEP_NOTE, "", _md_table(_step_table(a)), ""]
     if a.critical_paths:
         parts += ["## Wall time and critical path", "", _PATH_NOTE, "", _md_table(_path_table(a)), ""]
+    transfer, layers = _transfer_table(profile), _layer_table(profile, a)
+    if transfer is not None:
+        parts += ["## Context transfer", "", _TRANSFER_NOTE, "", _md_table(transfer), ""]
+    if layers is not None:
+        parts += ["## Image layers", "", _LAYER_NOTE, "", _md_table(layers), ""]
     if charts:
         parts += ["## Charts", ""]
     for c in charts.values():

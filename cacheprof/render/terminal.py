@@ -56,6 +56,7 @@ class StepRow:
     instruction: str
     statuses: tuple[str, ...]
     durations_s: tuple[float, ...]
+    sizes_bytes: tuple[int, ...] = ()
 
     @property
     def status(self) -> str:
@@ -80,7 +81,8 @@ def step_rows(builds: Sequence[Build], labels: dict[tuple[str, int], str] | None
         first = steps[0]
         text = (labels or {}).get(key) or first.instruction
         rows.append(StepRow(first.line, first.stage, first.position, text, tuple(str(s.status) for s in steps),
-                            tuple(s.duration_s for s in steps if s.duration_s is not None)))
+                            tuple(s.duration_s for s in steps if s.duration_s is not None),
+                            tuple(s.size_bytes for s in steps if s.size_bytes is not None)))
     # Steps without a line (a log without a Dockerfile) keep the builder's order after the numbered ones.
     return sorted(rows, key=lambda r: (r.line is None, r.line or 0, r.stage, r.position))
 
@@ -93,12 +95,24 @@ class Column:
     right: bool = True
 
 
+def size(n: int | None) -> str:
+    """Bytes in decimal units, as `docker history` shows them."""
+    if n is None:
+        return "-"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g}{unit}"
+    return f"{n}B"
+
+
 def _table(rows: Sequence[StepRow], width: int, repeated: bool, multi_stage: bool) -> list[str]:
     cols = [Column("line", 4, lambda r: "" if r.line is None else str(r.line))]
     tail = [Column("status", 10, lambda r: r.status, right=False), Column("median s" if repeated else "s", 8,
                                                                           lambda r: secs(r.median_s))]
     if repeated:
         tail.append(Column(f"min{ELLIPSIS}max", 11, lambda r: spread(r.durations_s)))
+    if any(r.sizes_bytes for r in rows):  # the layer each step added to the image (the last build's)
+        tail.append(Column("layer", 7, lambda r: size(r.sizes_bytes[-1]) if r.sizes_bytes else ""))
     fixed = sum(c.width for c in cols + tail) + len(cols + tail)  # one space before each column
     instr_w = max(12, min(width - 1 - fixed, 90))
 
@@ -124,6 +138,12 @@ def scenario_block(name: str, builds: Sequence[Build], width: int, multi_stage: 
     if walls:
         rng = spread(walls)
         parts.append(f"wall {secs(statistics.median(walls))} s" + (f" ({rng})" if rng else ""))
+    transfers = [b.transfer_s for b in ok if b.transfer_s is not None]
+    if transfers:  # part of the wall time, never of a step
+        parts.append(f"context transfer {secs(statistics.median(transfers))} s")
+    images = [b.image_size_bytes for b in ok if b.image_size_bytes is not None]
+    if images:
+        parts.append(f"image {size(images[-1])}")
     steps = [s for b in builds for s in b.steps]
     if steps:
         ran = sum(s.status in (StepStatus.RUN, StepStatus.ERROR) for s in steps) / len(builds)
