@@ -263,11 +263,13 @@ def predict(
     new_args: Mapping[str, str] | None = None,
     target: str | None = None,
     costs: Mapping[tuple[str, int], float] | None = None,
+    edited: frozenset[tuple[str, int]] = frozenset(),
 ) -> Prediction:
     """Per step of the builder's build: re-run or cached, and the first reason.
 
     `build_args` are the values of the build the cache holds; `new_args` the values that change.
-    `costs` maps (stage, position) to measured seconds of that step when it ran.
+    `costs` maps (stage, position) to measured seconds of that step when it ran; `edited` names
+    instructions whose own text changed in the Dockerfile.
     """
     builder = files.builder
     before = dict(build_args or {})
@@ -299,7 +301,9 @@ def predict(
             own: str | None = None  # this instruction's own reason to re-run
             certain = True
             if instr.cmd == "FROM":
-                pass  # a local base image is CACHED; a stage base passes its state on
+                # A local base image is CACHED; a stage base passes its state on.
+                if (st.label, instr.position) in edited and not state.rerun:
+                    state.rerun, state.why = True, f"base image changed: the FROM line changed (line {instr.line})"
             elif instr.cmd == "ARG":
                 for kv in instr.value:
                     name, eq, default = kv.partition("=")
@@ -332,15 +336,18 @@ def predict(
                     own = _changed_vars(instr.original, arg_scope, state.env_changed)
             else:
                 own = _changed_vars(instr.original, arg_scope, state.env_changed)
+            if (st.label, instr.position) in edited and instr.cmd != "FROM":
+                own, certain = f"the instruction changed in the Dockerfile (line {instr.line})", True
             step = is_step(instr, builder)
             if instr.cmd == "FROM":
-                rebuild, why = False, (state.why and f"base stage re-ran; the FROM itself is no work") or "no work"
+                rebuild, why = False, (state.why and "base stage re-ran; the FROM itself is no work") or "no work"
                 if base is None:
                     why = "local base image"
             elif own is not None and step:
                 rebuild, why = True, own
                 if not state.rerun:
-                    state.rerun, state.why, state.certain = True, f"`{_short(instr.original)}` (line {instr.line})", certain
+                    state.rerun, state.certain = True, certain
+                    state.why = f"`{_short(instr.original)}` (line {instr.line})"
             elif state.rerun and step:
                 rebuild, why = True, f"parent step re-ran: {state.why}"
                 certain = state.certain

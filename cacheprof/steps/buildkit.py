@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..dockerfile import DockerfileModel
+from ..dockerfile import DockerfileModel, Instruction, Stage
 from ..model import LOG_TAIL_LINES, BuildOutcome, InternalVertex, ProgressCallback, Step, StepEvent, StepStatus
 from .common import strip_ansi
 from .trace_proto import VertexUpdate, decode_trace_aux
@@ -204,6 +204,9 @@ class BuildKitAssembler:
                 ins = self.model.buildkit_step(stage_label, i) if stage_label else (
                     self.model.buildkit_step(st.buildkit_label, i) if st else None
                 )
+                if ins is None or not _same_text(ins.original, text):
+                    ins = _by_text(self.model, text, st) or ins
+                    st = self.model.stages[ins.stage_index] if ins is not None else st
                 if st is not None and ins is not None:
                     stage, position, line, instruction, stage_order = (
                         ins.stage, ins.position, ins.line, ins.original, st.index
@@ -268,6 +271,25 @@ class BuildKitAssembler:
                         "instruction": first.original})
             extra.append(((s.started or 0.0, st.index, 1), s))
         return extra
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\\\s*\n|\s+", "", text).lower()
+
+
+def _same_text(original: str, vertex_text: str) -> bool:
+    return _norm(original) == _norm(vertex_text)
+
+
+def _by_text(model: DockerfileModel, text: str, prefer: Stage | None) -> Instruction | None:
+    """The instruction a vertex names when its `[stage i/n]` does not point at it: BuildKit numbers a
+    stage built `FROM <another stage>` without that FROM, and labels a vertex several stages share with
+    one of them (or none). Matched by text: in the labelled stage first, else the only such instruction."""
+    hits = [i for i in model.instructions if _same_text(i.original, text)]
+    own = [i for i in hits if prefer is not None and i.stage_index == prefer.index]
+    if own:
+        return own[0]
+    return hits[0] if len(hits) == 1 else None
 
 
 def _stage_from_label(label: str | None) -> str:
