@@ -106,11 +106,26 @@ def _measure_summary(doc: dict[str, Any]) -> dict[str, Any]:
               help=f"json: one JSON document ({ADVICE_SCHEMA}) on stdout and nothing else.")
 @report_options("<UTC timestamp>-advise-<context name>/, with --measure")
 @progress_option()
+@click.option("--changed", "changed", multiple=True,
+              help="Predict what this change re-runs, without building: a path in the context (repeatable).")
+@click.option("--changed-arg", "changed_args", multiple=True, help="Predict for a build arg changed to NAME=VALUE.")
+@click.option("--git-diff", "git_diff", metavar="REV[..REV]",
+              help="Predict for the files git says changed (REV against the working tree, or between two).")
+@click.option("--git-history", "git_history", type=int, metavar="N",
+              help="Expected rebuild seconds per commit over the last N commits, and for the proposed fix.")
+@click.option("--profile", "profile_path", type=click.Path(path_type=Path),
+              help="A profile.json whose measured step seconds price the predicted rebuilds.")
+@click.option("--chart", "chart_path", type=click.Path(path_type=Path),
+              help="With --git-history: write the per-commit chart (PNG, or SVG by suffix) to this path.")
 def advise(context: Path, dockerfile: Path | None, measure: bool, write_path: Path | None, repeat: int,
            builder: str, build_args: tuple[str, ...], target: str | None, docker_host: str | None,
            min_effect: str, fmt: str, out_dir: Path | None, force: bool, open_report: bool, progress: str,
-           quiet: bool) -> None:
-    """Say which step ordering makes Docker's build cache useless, and propose the Dockerfile that fixes it."""
+           quiet: bool, changed: tuple[str, ...], changed_args: tuple[str, ...], git_diff: str | None,
+           git_history: int | None, profile_path: Path | None, chart_path: Path | None) -> None:
+    """Say which step ordering makes Docker's build cache useless, and propose the Dockerfile that fixes it.
+
+    With --changed, --changed-arg or --git-diff: which steps that change re-runs, and why, without
+    building. With --git-history N: what the Dockerfile costs per commit, before and after the fix."""
     ratio, seconds = parse_min_effect(min_effect)
     ctx, df = resolve_paths(context, dockerfile)
     model = load_dockerfile(df)
@@ -120,6 +135,14 @@ def advise(context: Path, dockerfile: Path | None, measure: bool, write_path: Pa
         text = fh.read()
     findings = find_problems(model, scan_context(ctx))
     proposed = rewrite(model, text, findings)
+    if changed or changed_args or git_diff is not None or git_history is not None:
+        from .advise_whatif import run_whatif
+
+        sys.stdout.write(run_whatif(
+            ctx, df, model, Builder(builder), args, target, fmt=fmt, changed=changed, changed_args=changed_args,
+            git_diff=git_diff, git_history=git_history, profile_path=profile_path, chart_path=chart_path,
+            proposed=proposed if proposed != text else None, docker_host=docker_host))
+        return
     diff = _diff(text, proposed, str(dockerfile or df))
     if write_path is not None:
         _write_new(write_path, proposed)
