@@ -73,3 +73,29 @@ def test_profile_json_roundtrips_the_new_fields():
     assert back.builds[1].transfer_s == 1.75 and back.builds[1].image_size_bytes == 54_000_000
     assert back.builds[1].layer_ids == ("sha256:a", "sha256:b")
     assert [s.size_bytes for s in back.builds[0].steps] == [None, 52_000_000, 1_500]
+
+
+def test_compare_shows_size_difference_per_step_total_and_shared_layers():
+    from cacheprof.analysis.compare import compare_profiles, comparison_to_dict
+    from cacheprof.render.compare_report import render_markdown as compare_markdown
+    from cacheprof.render.compare_table import render_comparison
+
+    before = profile()
+    C, R = StepStatus.CACHED, StepStatus.RUN
+    bigger = build("warm", [C, C, R], [None, 52_000_000, 9_001_500], transfer=0.5, image=63_000_000)
+    after = Profile("classic", "Dockerfile.after", ".", (
+        before.builds[0], Build(**{**bigger.__dict__, "layer_ids": ("sha256:a", "sha256:c", "sha256:d")})),
+        scenarios=("cold", "warm"))
+    c = compare_profiles(before, after)
+    assert c.sizes is not None
+    assert c.sizes.diff_bytes == 9_000_000 and c.sizes.shared_layers == 1
+    assert (c.sizes.before_layers, c.sizes.after_layers) == (2, 3)
+    run_make = next(x for x in c.sizes.steps if x.instruction == "RUN make")
+    assert (run_make.before_bytes, run_make.after_bytes, run_make.diff_bytes) == (1_500, 9_001_500, 9_000_000)
+    text = render_comparison(c, 100)
+    assert "image size 54 MB before, 63 MB after (+9 MB); 1 of 2 BEFORE layers / 3 AFTER layers shared" in text
+    assert "`RUN make`: +9 MB (0.0015 MB → 9 MB)" in text
+    assert "warm: context transfer 1.75 s before, 0.50 s after" in text
+    assert "## Image size" in compare_markdown(c, [])
+    d = comparison_to_dict(c)
+    assert d["sizes"]["diff_bytes"] == 9_000_000 and d["scenarios"][1]["after"]["transfer_s"] == 0.5

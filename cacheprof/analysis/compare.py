@@ -34,6 +34,8 @@ class Side:
     median_s: float | None
     runs_s: tuple[float, ...]
     ok: bool
+    # Median seconds sending the context (part of median_s, no step's); None when not recorded.
+    transfer_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,36 @@ class StepChange:
 
 
 @dataclass(frozen=True)
+class StepSize:
+    stage: str
+    instruction: str
+    before_bytes: int | None  # None: the step is not in that image (or its size is unknown)
+    after_bytes: int | None
+
+    @property
+    def diff_bytes(self) -> int:
+        return (self.after_bytes or 0) - (self.before_bytes or 0)
+
+
+@dataclass(frozen=True)
+class SizeComparison:
+    """The two images' sizes: per step (aligned like the status changes), in total, and shared layers."""
+
+    before_bytes: int | None
+    after_bytes: int | None
+    steps: tuple[StepSize, ...]
+    shared_layers: int  # leading layers both images have (the same diff IDs in the same order)
+    before_layers: int
+    after_layers: int
+
+    @property
+    def diff_bytes(self) -> int | None:
+        if self.before_bytes is None or self.after_bytes is None:
+            return None
+        return self.after_bytes - self.before_bytes
+
+
+@dataclass(frozen=True)
 class Comparison:
     before: Profile
     after: Profile
@@ -81,11 +113,50 @@ class Comparison:
     min_effect_ratio: float
     min_effect_s: float
     equivalence: dict[str, Any] | None = None
+    sizes: SizeComparison | None = None
 
 
 def _side(builds: tuple[Build, ...]) -> Side:
     runs = tuple(b.duration_s for b in builds if b.ok and b.duration_s is not None)
-    return Side(statistics.median(runs) if runs else None, runs, bool(builds) and all(b.ok for b in builds))
+    transfers = [b.transfer_s for b in builds if b.ok and b.transfer_s is not None]
+    return Side(statistics.median(runs) if runs else None, runs, bool(builds) and all(b.ok for b in builds),
+                statistics.median(transfers) if transfers else None)
+
+
+def last_sized_build(profile: Profile) -> Build | None:
+    """The last ok build that knows its image's size (the image a user would ship)."""
+    for b in reversed(profile.builds):
+        if b.ok and b.image_size_bytes is not None:
+            return b
+    return None
+
+
+def compare_sizes(before: Profile, after: Profile) -> SizeComparison | None:
+    """Each side's last sized image: per-step layer sizes matched by stage and instruction text (the n-th
+    occurrence matching the n-th), the total, and how many leading layers the two images share."""
+    b, a = last_sized_build(before), last_sized_build(after)
+    if b is None or a is None:
+        return None
+
+    def index(build: Build) -> dict[tuple[str, str, int], int]:
+        out: dict[tuple[str, str, int], int] = {}
+        seen: Counter[tuple[str, str]] = Counter()
+        for s in build.steps:
+            k = (s.stage, _norm(s.instruction))
+            seen[k] += 1
+            if s.size_bytes is not None:
+                out[(*k, seen[k])] = s.size_bytes
+        return out
+
+    bi, ai = index(b), index(a)
+    steps = tuple(StepSize(k[0], k[1], bi.get(k), ai.get(k)) for k in [*bi, *(k for k in ai if k not in bi)])
+    shared = 0
+    for x, y in zip(b.layer_ids, a.layer_ids, strict=False):
+        if x != y:
+            break
+        shared += 1
+    return SizeComparison(b.image_size_bytes, a.image_size_bytes, steps, shared, len(b.layer_ids),
+                          len(a.layer_ids))
 
 
 def paired_interval(diffs: list[float]) -> tuple[float, float] | None:
@@ -168,7 +239,8 @@ def compare_profiles(before: Profile, after: Profile, *, min_effect_ratio: float
     scen = tuple(compare_scenario(n, before.builds_of(n), after.builds_of(n), min_effect_ratio, min_effect_s)
                  for n in names)
     changes = tuple(c for n in names for c in align_steps(before, after, n))
-    return Comparison(before, after, scen, changes, min_effect_ratio, min_effect_s, equivalence)
+    return Comparison(before, after, scen, changes, min_effect_ratio, min_effect_s, equivalence,
+                      compare_sizes(before, after))
 
 
 def _r(x: float | None, nd: int = 4) -> float | None:
@@ -187,9 +259,9 @@ def comparison_to_dict(c: Comparison) -> dict[str, Any]:
             {
                 "scenario": s.scenario,
                 "before": {"median_s": _r(s.before.median_s), "runs_s": [_r(x) for x in s.before.runs_s],
-                           "ok": s.before.ok},
+                           "ok": s.before.ok, "transfer_s": _r(s.before.transfer_s)},
                 "after": {"median_s": _r(s.after.median_s), "runs_s": [_r(x) for x in s.after.runs_s],
-                          "ok": s.after.ok},
+                          "ok": s.after.ok, "transfer_s": _r(s.after.transfer_s)},
                 "diff_s": _r(s.diff_s),
                 "ratio": _r(s.ratio),
                 "ci95_s": [_r(s.ci95_s[0]), _r(s.ci95_s[1])] if s.ci95_s else None,
@@ -203,6 +275,13 @@ def comparison_to_dict(c: Comparison) -> dict[str, Any]:
             for ch in c.changes
         ],
         "equivalence": c.equivalence,
+        "sizes": None if c.sizes is None else {
+            "before_bytes": c.sizes.before_bytes, "after_bytes": c.sizes.after_bytes,
+            "diff_bytes": c.sizes.diff_bytes, "shared_layers": c.sizes.shared_layers,
+            "before_layers": c.sizes.before_layers, "after_layers": c.sizes.after_layers,
+            "steps": [{"stage": x.stage, "instruction": x.instruction, "before_bytes": x.before_bytes,
+                       "after_bytes": x.after_bytes, "diff_bytes": x.diff_bytes} for x in c.sizes.steps],
+        },
         "errors": {
             "before": [b.error for b in c.before.builds if not b.ok],
             "after": [b.error for b in c.after.builds if not b.ok],

@@ -8,6 +8,7 @@ import html
 from pathlib import Path
 
 from ..analysis.compare import Comparison, ScenarioComparison
+from .compare_sizes import size_lines, transfer_lines
 
 
 def most_telling(c: Comparison) -> ScenarioComparison | None:
@@ -144,6 +145,11 @@ def render_markdown(c: Comparison, chart_names: list[str]) -> str:
     if c.changes:
         lines += ["", "## Steps whose cache status changed", ""]
         lines += [f"- {ch.message}" for ch in c.changes]
+    if transfer_lines(c):
+        lines += ["", "## Context transfer", ""] + [f"- {x}" for x in transfer_lines(c)]
+    if size_lines(c):
+        head, *steps = size_lines(c, limit=None)
+        lines += ["", "## Image size", "", head, ""] + [f"- {x.strip()}" for x in steps]
     if c.equivalence is not None:
         lines += ["", "## Final images", "",
                   f"Equivalent: **{'yes' if c.equivalence.get('equivalent') else 'no'}** "
@@ -168,9 +174,16 @@ def render_html(c: Comparison, charts_png: dict[str, bytes]) -> str:
     )
     summary = "".join(f"<li>{html.escape(x)}</li>" for x in summary_lines(c))
     eq = ""
+    if transfer_lines(c):
+        items = "".join(f"<li>{html.escape(x)}</li>" for x in transfer_lines(c))
+        eq += f"<h2>Context transfer</h2><ul>{items}</ul>"
+    if size_lines(c):
+        head, *steps = size_lines(c, limit=None)
+        eq += (f"<h2>Image size</h2><p>{html.escape(head)}</p><ul>"
+               + "".join(f"<li>{html.escape(x.strip())}</li>" for x in steps) + "</ul>")
     if c.equivalence is not None:
         diffs = "".join(f"<li>{html.escape(d)}</li>" for d in c.equivalence.get("differences", []))
-        eq = (f"<h2>Final images</h2><p>Equivalent: <b>{'yes' if c.equivalence.get('equivalent') else 'no'}</b></p>"
+        eq += (f"<h2>Final images</h2><p>Equivalent: <b>{'yes' if c.equivalence.get('equivalent') else 'no'}</b></p>"
               f"<ul>{diffs}</ul>")
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>cacheprof compare</title>"

@@ -5,6 +5,7 @@ check and the failures. Returns text."""
 from __future__ import annotations
 
 from ..analysis.compare import Comparison, StepChange
+from .compare_sizes import size_lines, transfer_lines
 from .terminal import clip, wrap
 from .verdict import TIMES, compare_verdict_lines
 
@@ -73,6 +74,12 @@ def render_comparison(c: Comparison, width: int = 80) -> str:
             lines += wrap(f"  - {text}", width - 1, indent="    ")
         if len(changes) > 8:
             lines.append(f"  ({len(changes) - 8} more in the report)")
+    transfers = transfer_lines(c)
+    if transfers:
+        lines += [""] + [t for x in transfers for t in wrap(x, width - 1)]
+    sizes = size_lines(c)
+    if sizes:
+        lines += [""] + [t for x in sizes for t in wrap(x, width - 1)]
     if c.equivalence is not None:
         eq = c.equivalence.get("equivalent")
         lines += ["", f"images equivalent: {'yes' if eq else 'unknown' if eq is None else 'NO'}"]
