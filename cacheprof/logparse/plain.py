@@ -168,6 +168,16 @@ class PlainParser(ParserBase):
         return b
 
     def _pick(self, n: int, rest: bytes, event: bool) -> _Build | None:
+        """The open build a `#N …` line belongs to; None when it starts a new one (or, for an event of a
+        vertex never named, belongs to none)."""
+        if len(self.builds) == 1:  # the common case, decided without the general search below
+            b = self.builds[0]
+            v = b.vertices.get(n)
+            if v is None:
+                return None if event or (n <= b.top and n != MASKED) else b
+            if event or rest[:1] != b"[" or (v.raw == rest and not (n == 1 and v.done)):
+                return b
+            return None
         having = [b for b in self.builds if n in b.vertices]
         if not event and having and rest[:1] != b"[":
             event = True  # a status under a used number (`exporting layers done`): names start with `[`
