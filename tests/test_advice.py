@@ -232,6 +232,8 @@ def test_volatile_arg_through_env_and_stages_and_remote_add(tmp_path):
         (VOLATILE_ARG, "warning", 3, 6)]
     # The ADD has no step after it in its own stage; the next stage only inherits its result.
     assert "if this value changes per build" in findings[0].message
+    assert findings[0].suggestion == (
+        "Set REVISION (from GIT_SHA) after line 6 (nothing after it names REVISION), or drop it.")
     assert all(f.fix is None and f.why_not for f in findings)
     assert proposed == (ctx / "Dockerfile").read_text()
 
@@ -239,6 +241,25 @@ def test_volatile_arg_through_env_and_stages_and_remote_add(tmp_path):
                                       "RUN tar -xzf /opt/tool.tar.gz\n"
                                       "ADD https://example.com/tool-1.2.3.tar.gz /opt/\nRUN true\n")
     assert [(f.rule, f.line) for f in advise(ctx)[0]] == [(REMOTE_ADD, 2)]
+
+
+def test_an_arg_is_never_advised_past_the_step_that_uses_it():
+    [f] = advise(CORPUS / "58-arg-version-used-late" / "context", "../Dockerfile")[0]
+    assert (f.severity, f.line, f.related_line) == ("warning", 3, 5)
+    assert f.suggestion.startswith("Declare it after line 5, just before line 7, the first step that uses it")
+
+
+def test_an_arg_with_a_fixed_default_is_info_only(tmp_path):
+    ctx = project(tmp_path, {}, "FROM python:3.12\nARG APP_HOME=/srv\nRUN apt-get install -y git\nWORKDIR $APP_HOME\n")
+    [f] = advise(ctx)[0]
+    assert (f.rule, f.severity, f.line, f.related_line) == (VOLATILE_ARG, "info", 2, 3)
+
+
+def test_a_dependency_step_whose_manifests_are_not_sent_gets_no_rewrite(tmp_path):
+    ctx = project(tmp_path, {**APP, ".dockerignore": "Gemfile*\n", "Gemfile": "", "Gemfile.lock": ""},
+                  "FROM ruby:3\nWORKDIR /app\nCOPY . .\nRUN if test -f Gemfile.lock; then bundle install; fi\n")
+    [f] = advise(ctx)[0]
+    assert f.fix is None and "not in what the context sends" in (f.why_not or "")
 
 
 def test_an_arg_used_by_the_expensive_step_or_read_by_the_tools_is_no_finding(tmp_path):

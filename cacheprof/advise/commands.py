@@ -165,7 +165,7 @@ def classify(seg: Segment) -> Action | None:
     if (args := _after(w, "go", "mod", "download")) is not None:
         return Action("go", DEP, seg)
     if (args := _after(w, "go", "build|install|run|test|get|vet|generate")) is not None \
-            or (args := _after(w, "go", "mod", "tidy|vendor|verify")) is not None:
+            or (args := _after(w, "go", "mod", "tidy|vendor")) is not None:
         if w[1] in ("install", "get") and any("@" in a for a in args):
             return Action("go", TOOL, seg)
         return Action("go", BUILD, seg)

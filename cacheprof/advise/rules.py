@@ -443,6 +443,8 @@ def _install_finding(view: StageView, k: int, action: Action, segs: list[Segment
     copies = [view.steps[i].copy for i in pending if view.steps[i].copy is not None]
     first = view.steps[pending[0]].ins
     found, why = _manifests(action, step, ctx, copies, present)
+    if not found and not why:
+        why = f"the files `{action.segment.words[0]}` reads are not in what the context sends"
     why = why or _outputs_sent(action, copies)
     why = why or _reads_sources(segs, step.env, copies, set(found))
     why = why or _between_blocker(view, pending[0], k, pending, ctx, fixed)
@@ -506,6 +508,18 @@ _VOLATILE = re.compile(
     r"|^(?:CI|GITHUB|GIT|GITLAB|BUILDKITE|JENKINS)_", re.IGNORECASE)
 
 
+def _arg_suggestion(var: Var, views: tuple[StageView, ...], expensive: Instruction) -> str:
+    """Where the declaration should go: just before the first step that uses it, never past it."""
+    what = "Declare it" if var.kind == "ARG" else f"Set {var.name} (from {', '.join(var.args)})"
+    later = [s.ins for v in views for s in v.steps if s.ins.line > expensive.line
+             and (v.stage.label == var.stage or s.env.get(var.name) == var)]
+    user = next((i for i in later if var.name in variables(i.original)), None)
+    if user is None:
+        return f"{what} after line {expensive.line} (nothing after it names {var.name}), or drop it."
+    return (f"{what} after line {expensive.line}, just before line {user.line}, the first step that uses it "
+            "(not past it: that step needs the value).")
+
+
 def _arg_findings(views: tuple[StageView, ...]) -> list[Finding]:
     out: list[Finding] = []
     reported: set[int] = set()
@@ -538,8 +552,7 @@ def _arg_findings(views: tuple[StageView, ...]) -> list[Finding]:
                     message=(f"`{_short(origin_text, 50)}` (line {var.line}){carried} is in the cache key of "
                              f"{_q(ins)}{where}, which does not use it: if this value changes per build, that step "
                              "and every step after it re-run every time."),
-                    suggestion=(f"Declare {var.name} after the expensive steps, just before the first step that "
-                                "uses it (never past a step that still uses it)."),
+                    suggestion=_arg_suggestion(var, views, ins),
                     scenario=f"arg:{var.args[0] if var.args else var.name}=cacheprof-changed", fix=None,
                     why_not="RUN steps see build args in their environment; cacheprof cannot tell that none of the "
                             "steps it would move past reads it",
