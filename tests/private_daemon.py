@@ -41,11 +41,12 @@ class PrivateDaemon:
         self.process.wait(timeout=30)
 
 
-def start(base_image: str = "busybox:1.36") -> PrivateDaemon:
+def start(base_image: str = "busybox:1.36", subnet: str = "192.168.213.1/24") -> PrivateDaemon:
+    """`subnet`: the bridge's address; two private daemons at once need different ones."""
     root = Path(tempfile.mkdtemp(prefix="cacheprof-dockerd-"))
     bridge = f"cp{uuid.uuid4().hex[:8]}"
     subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
-    subprocess.run(["ip", "addr", "add", "192.168.213.1/24", "dev", bridge], check=True)
+    subprocess.run(["ip", "addr", "add", subnet, "dev", bridge], check=True)
     subprocess.run(["ip", "link", "set", bridge, "up"], check=True)
     log = open(root / "dockerd.log", "wb")  # open as long as the daemon runs
     proc = subprocess.Popen(

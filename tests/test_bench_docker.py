@@ -99,3 +99,29 @@ def test_corrupt_history_keeps_this_run_beside_it(docker_engine, tmp_path):
     assert imported.returncode == 0, imported.stderr
     with open_history(good) as db:
         assert db.count_rows()["builds"] == 1
+
+
+def test_two_bench_processes_on_one_sqlite_file_both_land(docker_engine, tmp_path):
+    import subprocess
+    import sys
+
+    history = tmp_path / "shared.sqlite"
+    procs = []
+    for name in ("left", "right"):
+        ctx = tmp_path / name
+        ctx.mkdir()
+        (ctx / "app.txt").write_text(uuid.uuid4().hex + "\n")
+        (ctx / "Dockerfile").write_text("FROM busybox:1.36\nCOPY app.txt /app.txt\nRUN cat /app.txt\n")
+        suite = tmp_path / f"{name}.toml"
+        suite.write_text(f'[[benchmark]]\nname = "{name}"\ncontext = "{name}"\nscenarios = ["cold", "warm"]\n'
+                         "repeat = 2\n")
+        procs.append(subprocess.Popen([sys.executable, "-m", "cacheprof.cli", "bench", str(suite), "--history",
+                                       str(history), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True))
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    with open_history(history) as db:
+        runs = list(db.iter_runs())
+        counts = db.count_rows()
+    assert sorted(r.results[0].benchmark for r in runs) == ["left", "right"]
+    assert counts["builds"] == 8 and counts["steps"] == 8 * 3
