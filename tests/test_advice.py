@@ -325,6 +325,24 @@ def test_cli_json_and_write(tmp_path):
     assert again.exit_code == 2 and "never overwrites" in again.stderr
 
 
+SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "cacheprof" / "store" / "schemas" / "advice-v2.json")
+                    .read_text())
+
+
+@pytest.mark.parametrize("name", ["01-pip-copy-all", "24-maven-pom-alone-then-src", "56-arg-commit-before-install",
+                                  "60-add-remote-unpinned", "42-npm-clean"])
+def test_cli_json_follows_the_schema(name):
+    import jsonschema
+
+    case = CORPUS / name
+    r = cli(str(case / "context"), "-f", str(case / "Dockerfile"), "--format", "json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    expected = json.loads((case / "expected.json").read_text())["findings"]
+    assert [(f["rule"], f["line"]) for f in doc["findings"]] == [(e["rule"], e["line"]) for e in expected]
+
+
 def test_cli_no_finding_exits_0():
     r = cli(str(FIXTURES / "python-app"), "--format", "json")
     assert r.exit_code == 0
