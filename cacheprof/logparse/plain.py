@@ -179,24 +179,38 @@ class PlainParser(ParserBase):
                 return b
             return None
         having = [b for b in self.builds if n in b.vertices]
-        if not event and having and rest[:1] != b"[":
-            event = True  # a status under a used number (`exporting layers done`): names start with `[`
+
+        def is_open(b: _Build) -> bool:
+            v = b.vertices[n]
+            return not (v.done or v.error)
+
         if event:
             if not having:
                 return None  # output of a vertex whose name is not in the log (it starts mid-build)
-            open_ = [b for b in having if not (b.vertices[n].done or b.vertices[n].error)] or having
-            return max(open_, key=lambda b: (b.current == n, b.active))
-        # The same name again is a reprint (after a switch, or a re-opened vertex), except `#1` once done:
-        # that is how every build starts (`#1 [internal] load build definition …`).
-        same = [b for b in having if b.vertices[n].raw == rest and not (n == 1 and b.vertices[n].done)]
-        if same:
-            return max(same, key=lambda b: (not b.vertices[n].done, b.active))  # the name printed again
+            return max([b for b in having if is_open(b)] or having, key=lambda b: (b.current == n, b.active))
+        # The name printed again on return to a running vertex: only after the build printed another one.
+        same = [b for b in having if b.vertices[n].raw == rest]
+        back = [b for b in same if is_open(b) and b.current != n]
+        if back:
+            return max(back, key=lambda b: b.active)
+        # A status of a running vertex (`transferring context: 2B done`): vertex names start with `[`,
+        # except a few internal ones (`copy /context /`, `exporting to image`) that are never statuses.
+        if rest[:1] != b"[" and any(is_open(b) for b in having):
+            return max((b for b in having if is_open(b)), key=lambda b: b.active)
+        # A new vertex: numbers are handed out in order of first print, so it continues some build's count.
         free = [b for b in self.builds if n not in b.vertices and (n > b.top or n == MASKED)]
+        exact = [b for b in free if n == b.top + 1 or n == MASKED]
+        if exact:
+            return max(exact, key=lambda b: (not b.ended, b.active))
+        # A done vertex started again (re-opened) before its build ended, except `#1`: that is how every
+        # build starts.
+        again = [b for b in same if not b.ended and not (n == 1 and b.vertices[n].done)]
+        if again:
+            return max(again, key=lambda b: b.active)
         if free:
-            if n == MASKED:
-                return max(free, key=lambda b: b.active)
-            # Numbers are handed out in order of first print: the build whose count it continues.
-            return min(free, key=lambda b: (n - b.top, -b.active))
+            return min(free, key=lambda b: (b.ended, n - b.top, -b.active))  # numbers skipped
+        if rest[:1] != b"[" and having:
+            return max(having, key=lambda b: b.active)  # a late status of a done vertex
         return None
 
     def _vertex_line(self, n: int, rest: bytes) -> None:
@@ -216,8 +230,8 @@ class PlainParser(ParserBase):
         v = b.vertices.get(n)
         if v is None:
             b.vertices[n] = _Vertex(rest.decode("utf-8", "replace"), rest, len(b.vertices))
-            if n != MASKED:
-                b.top = max(b.top, n)
+            # A masked number is the next one of its build: numbers are handed out in order of first print.
+            b.top = b.top + 1 if n == MASKED else max(b.top, n)
             return
         if LOG_TIME.match(rest):
             return
