@@ -189,7 +189,8 @@ def test_crlf_comments_and_a_missing_final_newline_are_kept(tmp_path):
 
 def test_workdir_and_destination_from_env_are_followed(tmp_path):
     ctx = project(tmp_path, {**APP, "Gemfile": "source 'https://rubygems.org'\n", "Gemfile.lock": ""}, (
-        'FROM ruby:3\nENV APP_HOME="/srv/app"\nWORKDIR $APP_HOME\nCOPY . $APP_HOME\nRUN bundle install\n'
+        'FROM ruby:3\nENV APP_HOME="/srv/app" BUNDLE_FROZEN=true\nWORKDIR $APP_HOME\nCOPY . $APP_HOME\n'
+        "RUN bundle install\n"
     ))
     _, proposed = advise(ctx)
     assert proposed.endswith("COPY Gemfile Gemfile.lock ./\nRUN bundle install\nCOPY . $APP_HOME\n")
@@ -253,6 +254,25 @@ def test_an_arg_with_a_fixed_default_is_info_only(tmp_path):
     ctx = project(tmp_path, {}, "FROM python:3.12\nARG APP_HOME=/srv\nRUN apt-get install -y git\nWORKDIR $APP_HOME\n")
     [f] = advise(ctx)[0]
     assert (f.rule, f.severity, f.line, f.related_line) == (VOLATILE_ARG, "info", 2, 3)
+
+
+@pytest.mark.parametrize(("run", "lock", "why"), [
+    ("RUN npm install", "package-lock.json", "`npm install` may rewrite package-lock.json"),
+    ("RUN yarn install", "yarn.lock", "without --frozen-lockfile may rewrite yarn.lock"),
+    ("RUN bundle install", "Gemfile.lock", "may rewrite Gemfile.lock"),
+    ("RUN pipenv install --system", "Pipfile.lock", "without --deploy may rewrite Pipfile.lock"),
+])
+def test_an_install_that_may_rewrite_a_sent_lock_file_gets_no_rewrite(tmp_path, run, lock, why):
+    files = {**APP, "package.json": "{}\n", "Gemfile": "", "Pipfile": "", lock: "x\n"}
+    ctx = project(tmp_path, files, f"FROM x\nWORKDIR /app\nCOPY . .\n{run}\n")
+    [f] = advise(ctx)[0]
+    assert f.fix is None and why in (f.why_not or ""), f.why_not
+    frozen = {"RUN npm install": "RUN npm ci", "RUN yarn install": "RUN yarn install --frozen-lockfile",
+              "RUN bundle install": "RUN bundle install --frozen",
+              "RUN pipenv install --system": "RUN pipenv install --system --deploy"}[run]
+    ctx = project(tmp_path / "frozen", files, f"FROM x\nWORKDIR /app\nCOPY . .\n{frozen}\n")
+    [f] = advise(ctx)[0]
+    assert f.fix is not None, f.why_not
 
 
 def test_a_dependency_step_whose_manifests_are_not_sent_gets_no_rewrite(tmp_path):

@@ -56,7 +56,7 @@ ECOSYSTEMS = {e.name: e for e in (
                     "chef cook)", vendored=("vendor/.cargo-checksum.json",)),
     Ecosystem("dotnet", ("*.csproj", "*.fsproj", "*.vbproj", "*.sln", "NuGet.config", "nuget.config",
                          "Directory.Build.props", "Directory.Packages.props", "global.json", "packages.lock.json"),
-              ("/.nuget/packages",),
+              ("/.nuget/packages",), ("obj", "bin"),
               dep_step="{copy}\nRUN dotnet restore", after="dotnet publish --no-restore ..."),
     Ecosystem("bundler", ("Gemfile", "Gemfile.lock", ".ruby-version"), ("/bundle", "/.bundle", "/gems"),
               ("vendor/bundle", ".bundle")),

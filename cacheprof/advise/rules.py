@@ -246,6 +246,39 @@ def _manifests(action: Action, step: Step, ctx: ContextFiles, copies: list[CopyM
     return found, why
 
 
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().strip("'\"").lower() in ("1", "true", "yes")
+
+
+def _rewrites_lock(action: Action, found: Mapping[str, str], step: Step, segs: list[Segment]) -> str | None:
+    """The install may rewrite a lock file the context sends: the moved COPY would then put the sent one back."""
+    w = action.segment.words
+    names = {posixpath.basename(rel) for rel in found.values()}
+    env = {k: v.value for k, v in step.env.items()}
+    text = " ".join(" ".join(s.words) for s in segs)
+    if action.eco == "npm" and w[1] in ("install", "i") and names & {"package-lock.json", "npm-shrinkwrap.json"}:
+        return "`npm install` may rewrite package-lock.json (`npm ci` never does)"
+    if action.eco == "yarn" and "yarn.lock" in names and not {"--frozen-lockfile", "--immutable", "--pure-lockfile"} \
+            & set(w) and not _truthy(env.get("YARN_ENABLE_IMMUTABLE_INSTALLS")):
+        return "`yarn install` without --frozen-lockfile may rewrite yarn.lock"
+    if action.eco == "pnpm" and w[1] != "fetch" and "pnpm-lock.yaml" in names and "--frozen-lockfile" not in w:
+        return "`pnpm install` without --frozen-lockfile may rewrite pnpm-lock.yaml"
+    if action.eco == "bundler" and "Gemfile.lock" in names and not {"--frozen", "--deployment"} & set(w) \
+            and not (_truthy(env.get("BUNDLE_FROZEN")) or _truthy(env.get("BUNDLE_DEPLOYMENT"))) \
+            and not re.search(r"bundle config (?:set )?(?:--local )?(?:frozen|deployment) (?:true|1)", text):
+        return ("`bundle install` may rewrite Gemfile.lock (it adds the build's platform); run it frozen "
+                "(BUNDLE_FROZEN=true, or bundle config set frozen true)")
+    if action.eco == "pipenv" and "Pipfile.lock" in names and w[1] == "install" \
+            and not {"--deploy", "--ignore-pipfile"} & set(w):
+        return "`pipenv install` without --deploy may rewrite Pipfile.lock"
+    if action.eco == "uv" and "uv.lock" in names and not {"--locked", "--frozen"} & set(w) \
+            and not (_truthy(env.get("UV_LOCKED")) or _truthy(env.get("UV_FROZEN"))):
+        return "`uv sync` without --locked may rewrite uv.lock"
+    if action.eco == "mix" and "mix.lock" in names:
+        return "`mix deps.get` may rewrite mix.lock"
+    return None
+
+
 def _outputs_sent(action: Action, copies: list[CopyMap]) -> str | None:
     eco = ECOSYSTEMS.get(action.eco)
     cwd = action.segment.cwd
@@ -445,6 +478,7 @@ def _install_finding(view: StageView, k: int, action: Action, segs: list[Segment
     found, why = _manifests(action, step, ctx, copies, present)
     if not found and not why:
         why = f"the files `{action.segment.words[0]}` reads are not in what the context sends"
+    why = why or _rewrites_lock(action, found, step, segs)
     why = why or _outputs_sent(action, copies)
     why = why or _reads_sources(segs, step.env, copies, set(found))
     why = why or _between_blocker(view, pending[0], k, pending, ctx, fixed)
