@@ -53,6 +53,8 @@ def test_bundled_nightly_suite_parses():
     ('[[engine]]\nname = "e"\nurl = "unix:///a"\n[[engine]]\nname = "e"\nurl = "unix:///b"\n'
      '[[benchmark]]\nname = "a"\ncontext = "."\n', "used twice"),
     ('[[benchmark]]\nname = "a"\ncontext = "."\nbuild_args = {V = 1}\n', "'build_args'"),
+    ('[[engine]]\nname = "e"\nurl = "tcp://10.1.2.3:2376"\ntls_cert_path = "certs"\n'
+     '[[benchmark]]\nname = "a"\ncontext = "."\n', "missing ca.pem"),
     ('[[benchmark]]\nname = "a"\ncontext = "."\nvolatile_args = ["1X"]\n', "'volatile_args'"),
 ])
 def test_bad_suite_is_one_clear_line(tmp_path, text, says):

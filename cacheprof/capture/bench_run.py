@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..errors import CacheprofError, EngineError, EngineUnreachableError, UsageError
 from ..model import EngineInfo, Profile, RunPlan
-from .driver import Driver
+from .driver import DockerDriver, Driver
 from .session import open_driver, run_plan
 
 
@@ -21,6 +21,8 @@ class EngineSpec:
     name: str
     # A DOCKER_HOST-style URL (unix://, tcp://, ssh://); None: the SDK's environment (DOCKER_HOST...).
     url: str | None
+    # tcp:// with TLS: the folder holding ca.pem, cert.pem and key.pem (as DOCKER_CERT_PATH).
+    tls_cert_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,13 @@ def _empty_profile(plan: RunPlan, engine: EngineInfo | None) -> Profile:
 
 
 def _run_engine(engine: EngineSpec, names: Sequence[str], plans: Mapping[str, RunPlan], *, quiet: bool,
-                live: bool, say: Callable[[str], None],
-                driver_factory: Callable[[str | None], Driver]) -> tuple[list[BenchOutcome], BaseException | None]:
+                live: bool, say: Callable[[str], None], driver_factory: Callable[[str | None], Driver],
+                stop: threading.Event | None = None) -> tuple[list[BenchOutcome], BaseException | None]:
     """Run `names` on one engine, in order. Returns the outcomes and a Ctrl-C, if one stopped it."""
     out: list[BenchOutcome] = []
     try:
-        driver = driver_factory(engine.url)
+        driver = driver_factory(engine.url) if engine.tls_cert_path is None else \
+            DockerDriver(engine.url, tls_cert_path=engine.tls_cert_path)
     except CacheprofError as e:
         error = f"engine {engine.name}: {e}"
         return [BenchOutcome(n, engine, _empty_profile(plans[n], None), error) for n in names], None
@@ -72,6 +75,8 @@ def _run_engine(engine: EngineSpec, names: Sequence[str], plans: Mapping[str, Ru
         dead: str | None = None
         for n in names:
             plan = plans[n]
+            if stop is not None and stop.is_set():
+                dead = dead or "interrupted (Ctrl-C) before it started; not run"
             if dead is not None:
                 out.append(BenchOutcome(n, engine, _empty_profile(plan, info), dead))
                 continue
@@ -123,12 +128,22 @@ def run_suite(plans: Mapping[str, RunPlan], assignment: Mapping[str, EngineSpec]
                                       driver_factory=driver_factory)
         results.update((o.benchmark, o) for o in outs)
         return results, interrupt
+    stop = threading.Event()
     with ThreadPoolExecutor(max_workers=len(per_engine), thread_name_prefix="engine") as pool:
         futures = [pool.submit(_run_engine, e, names, plans, quiet=quiet, live=False, say=say,
-                               driver_factory=driver_factory) for e, names in per_engine.values()]
+                               driver_factory=driver_factory, stop=stop) for e, names in per_engine.values()]
         for f in futures:
-            outs, stop = f.result()
+            while True:
+                try:
+                    outs, stopped = f.result()
+                    break
+                except KeyboardInterrupt:
+                    # Ctrl-C reaches this thread only: let each engine finish its build in progress, start
+                    # nothing new, and keep everything measured.
+                    stop.set()
+                    interrupt = interrupt or KeyboardInterrupt()
+                    say("interrupted: finishing the builds in progress, then storing what was measured")
             results.update((o.benchmark, o) for o in outs)
-            interrupt = interrupt or stop
+            interrupt = interrupt or stopped
     return results, interrupt
 

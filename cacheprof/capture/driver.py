@@ -65,14 +65,19 @@ def _engine_address(explicit: str | None) -> str:
 class DockerDriver:
     """Builds on a real engine. Classic: the SDK's own build(); BuildKit: POST /build?version=2."""
 
-    def __init__(self, docker_host: str | None = None) -> None:
+    def __init__(self, docker_host: str | None = None, *, tls_cert_path: str | None = None) -> None:
+        """`tls_cert_path`: a folder with ca.pem, cert.pem and key.pem for a tcp:// engine with TLS (what
+        DOCKER_CERT_PATH names for the docker CLI)."""
         import docker
         import docker.errors
 
         self._errors = docker.errors
         self.address = _engine_address(docker_host)
         try:
-            if docker_host:
+            if docker_host and tls_cert_path:
+                env = {"DOCKER_HOST": docker_host, "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": tls_cert_path}
+                self._client = docker.from_env(timeout=60, environment=env)
+            elif docker_host:
                 self._client = docker.DockerClient(base_url=docker_host, timeout=60)
             else:
                 self._client = docker.from_env(timeout=60)

@@ -31,7 +31,8 @@ def _engines(suite: Any, hosts: tuple[str, ...]) -> list[Any]:
             raise UsageError("--docker-host: the same engine is given twice")
         return [EngineSpec(name=h, url=h) for h in hosts]
     if suite.engines:
-        return [EngineSpec(name=e.name, url=e.url) for e in suite.engines]
+        return [EngineSpec(name=e.name, url=e.url, tls_cert_path=str(e.tls_cert_path) if e.tls_cert_path else None)
+                for e in suite.engines]
     return [EngineSpec(name=DEFAULT_ENGINE, url=None)]
 
 

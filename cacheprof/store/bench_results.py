@@ -15,7 +15,7 @@ from ..errors import UsageError
 from ..model import Builder
 
 _KEYS = {"name", "context", "dockerfile", "scenarios", "repeat", "builder", "engine", "build_args", "volatile_args"}
-_ENGINE_KEYS = {"name", "url"}
+_ENGINE_KEYS = {"name", "url", "tls_cert_path"}
 _ARG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _URL = re.compile(r"^(unix|tcp|ssh|npipe|http|https)://")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -38,6 +38,7 @@ class Benchmark:
 class EngineEntry:
     name: str
     url: str
+    tls_cert_path: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def _engines(path: Path, tables: object) -> tuple[EngineEntry, ...]:
             raise UsageError(f"{where}: should be an [[engine]] table")
         unknown = sorted(set(t) - _ENGINE_KEYS)
         if unknown:
-            raise UsageError(f"{where}: unknown key {unknown[0]!r} (known: name, url)")
+            raise UsageError(f"{where}: unknown key {unknown[0]!r} (known: name, url, tls_cert_path)")
         for key in ("name", "url"):
             if not isinstance(t.get(key), str) or not t[key]:
                 raise UsageError(f"{where}: {key!r} is missing or not a string")
@@ -68,7 +69,14 @@ def _engines(path: Path, tables: object) -> tuple[EngineEntry, ...]:
                              "(unix://, tcp://, ssh://)")
         if any(e.name == t["name"] for e in out):
             raise UsageError(f"{where}: the name {t['name']!r} is used twice")
-        out.append(EngineEntry(t["name"], t["url"]))
+        cert = t.get("tls_cert_path")
+        if cert is not None:
+            cert_dir = path.resolve().parent / str(cert)
+            missing = [f for f in ("ca.pem", "cert.pem", "key.pem") if not (cert_dir / f).is_file()]
+            if not isinstance(cert, str) or not t["url"].startswith("tcp://") or missing:
+                raise UsageError(f"{where}: 'tls_cert_path' should be a folder with ca.pem, cert.pem and key.pem, "
+                                 f"for a tcp:// url" + (f" (missing {missing[0]})" if missing else ""))
+        out.append(EngineEntry(t["name"], t["url"], cert_dir if cert is not None else None))
     return tuple(out)
 
 
