@@ -93,6 +93,29 @@ class InternalVertex:
 
 
 @dataclass(frozen=True)
+class StepInputs:
+    """What one instruction read (v2, recorded by `profile` for `explain`): keyed like Step."""
+
+    stage: str
+    position: int
+    line: int | None = None
+    instruction: str = ""
+    files_digest: str | None = None  # over the (path, digest) pairs of the context files it reads
+    sources: tuple[str, ...] = ()  # its context sources (COPY/ADD, RUN bind mounts): its files in Build.files
+    excludes: tuple[str, ...] = ()
+    file_count: int | None = None
+    from_stage: str | None = None  # the stage it starts from or copies from
+    base: str | None = None  # FROM an image: the reference (`@id` appended when the engine told it)
+    args: dict[str, str | None] = field(default_factory=dict)  # build args in scope that it sees
+    env: dict[str, str] = field(default_factory=dict)  # ENV in scope that it sees
+    parent: tuple[str, int] | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.stage, self.position)
+
+
+@dataclass(frozen=True)
 class Build:
     scenario: str
     repeat: int
@@ -111,6 +134,9 @@ class Build:
     image_size_bytes: int | None = None
     # The image's layer diff IDs, base first (how many two images share).
     layer_ids: tuple[str, ...] = ()
+    # v2: what each instruction read, and {path: digest} of the context files they read.
+    inputs: tuple[StepInputs, ...] = ()
+    files: dict[str, str] = field(default_factory=dict)
 
     @property
     def work_steps(self) -> tuple[Step, ...]:

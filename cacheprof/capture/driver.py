@@ -45,6 +45,8 @@ class Driver(Protocol):
 
     def image_config(self, image: str) -> dict[str, Any]: ...
 
+    def image_id(self, ref: str) -> str | None: ...
+
     def image_files(self, image: str) -> dict[str, tuple[str, int, str]]: ...
 
     def image_layers(self, image: str) -> ImageLayers | None: ...
@@ -196,6 +198,13 @@ class DockerDriver:
 
     def image_config(self, image: str) -> dict[str, Any]:
         return dict(self.api.inspect_image(image).get("Config") or {})
+
+    def image_id(self, ref: str) -> str | None:
+        """The id of a local image (a FROM's base), or None when the engine does not have it."""
+        try:
+            return str(self.api.inspect_image(ref).get("Id") or "") or None
+        except (self._errors.DockerException, OSError):
+            return None
 
     def image_layers(self, image: str) -> ImageLayers | None:
         """History (oldest first), size and layer diff IDs of a built image; None if the engine says no."""

@@ -116,6 +116,9 @@ class ReplayDriver:
     def image_config(self, image: str) -> dict[str, Any]:
         return self._export(image)["config"]
 
+    def image_id(self, ref: str) -> str | None:
+        return None  # recordings keep no base image ids
+
     def image_files(self, image: str) -> dict[str, tuple[str, int, str]]:
         return {path: (kind, mode, digest) for path, (kind, mode, digest) in self._export(image)["files"].items()}
 

@@ -11,11 +11,14 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from ..context.edits import plan_edit
+from ..context.inputs import DigestCache, record_inputs
 from ..context.tar import ContextStream, Overrides
 from ..dockerfile import DockerfileModel
+from ..errors import CacheprofError
 from ..model import (
     Build,
     Builder,
@@ -26,6 +29,7 @@ from ..model import (
     Reporter,
     RunPlan,
     Scenario,
+    StepInputs,
     StepStatus,
 )
 from ..steps.buildkit import BuildKitAssembler
@@ -112,6 +116,8 @@ class Runner:
         self._good_tags: list[str] = []
         self._created: list[str] = []
         self._count = 0
+        self._digests = DigestCache()
+        self._base_ids: dict[str, str | None] = {}
         if record_dir is not None:
             record_dir.mkdir(parents=True, exist_ok=True)
             info = driver.engine_info()
@@ -174,17 +180,37 @@ class Runner:
                     path = self.record_dir / "images" / (outcome.image_id.replace(":", "_") + ".layers.json")
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.write_text(json.dumps(layers_to_json(layers)))
+        inputs, files = self._inputs(build_args, overrides)
         build = Build(
             scenario=scenario.name, repeat=repeat, ok=outcome.ok, error=error, duration_s=wall,
             image_id=outcome.image_id, steps=steps, internal=outcome.internal, started=t0,
             complete=outcome.complete, transfer_s=_transfer_s(outcome.internal, context, t0),
-            image_size_bytes=image_size, layer_ids=layer_ids,
+            image_size_bytes=image_size, layer_ids=layer_ids, inputs=inputs, files=files,
         )
         if outcome.error == INTERRUPTED:
             raise BuildInterrupted(build)
         if build.ok:
             self._good_tags.append(request.tag)
         return build
+
+    def _inputs(self, build_args: dict[str, str], overrides: Overrides | None
+                ) -> tuple[tuple[StepInputs, ...], dict[str, str]]:
+        """What each step read (for `explain`). Never costs a measurement: on any trouble, nothing."""
+        plan = self.plan
+        try:
+            inputs, files = record_inputs(plan.model, plan.context, plan.dockerfile, plan.builder, build_args,
+                                          overrides, self._digests)
+        except (CacheprofError, OSError):
+            return (), {}
+        out = []
+        for i in inputs:
+            if i.base is not None:
+                if i.base not in self._base_ids:
+                    self._base_ids[i.base] = self.driver.image_id(i.base)
+                base_id = self._base_ids[i.base]
+                i = replace(i, base=f"{i.base}@{base_id}" if base_id else i.base)
+            out.append(i)
+        return tuple(out), files
 
     def run_scenario(self, scenario: Scenario, repeat: int) -> Build:
         plan = self.plan

@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "report": "report_cmd",
     "advise": "advise_cmd",
     "bench": "bench_cmd",
+    "explain": "explain_cmd",
     "history": "history_cmd",
 }
 

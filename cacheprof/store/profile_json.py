@@ -15,7 +15,17 @@ from typing import Any
 
 from ..errors import InputFormatError
 from ..figures import profile_figures
-from ..model import PROFILE_SCHEMA, PROFILE_SCHEMAS_READ, Build, EngineInfo, InternalVertex, Profile, Step, StepStatus
+from ..model import (
+    PROFILE_SCHEMA,
+    PROFILE_SCHEMAS_READ,
+    Build,
+    EngineInfo,
+    InternalVertex,
+    Profile,
+    Step,
+    StepInputs,
+    StepStatus,
+)
 
 
 def _r4(x: float | None) -> float | None:
@@ -65,6 +75,13 @@ def step_to_dict(step: Step) -> dict[str, Any]:
     return d
 
 
+def inputs_to_dict(i: StepInputs) -> dict[str, Any]:
+    return {"stage": i.stage, "position": i.position, "line": i.line, "instruction": i.instruction,
+            "files_digest": i.files_digest, "sources": list(i.sources), "excludes": list(i.excludes),
+            "file_count": i.file_count, "from_stage": i.from_stage, "base": i.base, "args": dict(i.args),
+            "env": dict(i.env), "parent": list(i.parent) if i.parent is not None else None}
+
+
 def build_to_dict(build: Build) -> dict[str, Any]:
     return {
         "scenario": build.scenario,
@@ -78,6 +95,7 @@ def build_to_dict(build: Build) -> dict[str, Any]:
         "transfer_s": _round(build.transfer_s),
         "image_size_bytes": build.image_size_bytes,
         "layer_ids": list(build.layer_ids),
+        **({"inputs": [inputs_to_dict(i) for i in build.inputs], "files": dict(build.files)} if build.inputs else {}),
         "hit_rate": None if build.hit_rate is None else round(build.hit_rate, 4),
         "steps": [step_to_dict(s) for s in build.steps],
         "internal": [
@@ -206,6 +224,36 @@ def _build_from(r: _Reader, d: Any, p: str) -> Build:
         transfer_s=r.get(d, "transfer_s", p, _NUM, optional=True),
         image_size_bytes=r.get(d, "image_size_bytes", p, (int,), optional=True),
         layer_ids=tuple(_strings(r, r.get(d, "layer_ids", p, (list,), optional=True) or [], f"{p}.layer_ids")),
+        inputs=tuple(_inputs_from(r, x, f"{p}.inputs[{i}]")
+                     for i, x in enumerate(r.get(d, "inputs", p, (list,), optional=True) or [])),
+        files=_str_map(r, r.get(d, "files", p, (dict,), optional=True) or {}, f"{p}.files"),
+    )
+
+
+def _str_map(r: _Reader, m: dict[str, Any], p: str, nullable: bool = False) -> dict[str, Any]:
+    for k, v in m.items():
+        if not (isinstance(v, str) or (nullable and v is None)):
+            raise r.fail(f"{p}.{k}", "should be a string")
+    return dict(m)
+
+
+def _inputs_from(r: _Reader, d: Any, p: str) -> StepInputs:
+    parent = r.get(d, "parent", p, (list,), optional=True)
+    if parent is not None and not (len(parent) == 2 and isinstance(parent[0], str) and isinstance(parent[1], int)):
+        raise r.fail(f"{p}.parent", "should be [stage, position]")
+    return StepInputs(
+        stage=r.get(d, "stage", p, (str,)), position=r.get(d, "position", p, (int,)),
+        line=r.get(d, "line", p, (int,), optional=True),
+        instruction=r.get(d, "instruction", p, (str,), optional=True) or "",
+        files_digest=r.get(d, "files_digest", p, (str,), optional=True),
+        sources=tuple(_strings(r, r.get(d, "sources", p, (list,), optional=True) or [], f"{p}.sources")),
+        excludes=tuple(_strings(r, r.get(d, "excludes", p, (list,), optional=True) or [], f"{p}.excludes")),
+        file_count=r.get(d, "file_count", p, (int,), optional=True),
+        from_stage=r.get(d, "from_stage", p, (str,), optional=True),
+        base=r.get(d, "base", p, (str,), optional=True),
+        args=_str_map(r, r.get(d, "args", p, (dict,), optional=True) or {}, f"{p}.args", nullable=True),
+        env=_str_map(r, r.get(d, "env", p, (dict,), optional=True) or {}, f"{p}.env"),
+        parent=(parent[0], parent[1]) if parent is not None else None,
     )
 
 
