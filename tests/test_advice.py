@@ -150,10 +150,13 @@ def test_a_requirement_file_glued_to_its_flag(tmp_path):
     ("RUN pip install -r requirements.txt && make", "`make` reads the sources"),
     ("RUN pip install -r requirements.txt && cp *.cfg /etc/", "*.cfg"),
     ("RUN pip install -r requirements.txt && sh ${PWD}/post.sh", "post.sh"),
+    ("RUN pip install -r requirements.txt && ./post.sh", "post.sh"),
+    ("RUN pip install -r requirements.txt && bash -c 'python manage.py migrate'", "manage.py"),
+    ("RUN pip install -r requirements.txt && cp $APP/a.cfg /etc/", "a.cfg"),
 ])
 def test_a_run_that_needs_the_sources_gets_no_rewrite(tmp_path, run, why):
     ctx = project(tmp_path, {**APP, "manage.py": "1\n", "requirements.txt": "flask\n", "a.cfg": "",
-                             "post.sh": "true\n"}, f"FROM python:3.12\nWORKDIR /app\nCOPY . .\n{run}\n")
+                             "post.sh": "true\n"}, f"FROM python:3.12\nENV APP=/app\nWORKDIR /app\nCOPY . .\n{run}\n")
     findings, proposed = advise(ctx)
     assert len(findings) == 1 and findings[0].fix is None
     assert why in (findings[0].why_not or ""), findings[0].why_not

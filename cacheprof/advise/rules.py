@@ -33,7 +33,7 @@ from .findings import (
     Fix,
 )
 from .scan import ContextFiles
-from .stages import CopyMap, StageView, Step, Var, join, map_copy, under, variables, walk
+from .stages import CopyMap, StageView, Step, Var, expand, join, map_copy, under, variables, walk
 
 _KEPT_COPY_FLAGS = ("--chown", "--chmod", "--link")
 # Instructions a COPY may move past without any effect on what it copies or on them.
@@ -70,7 +70,9 @@ def _into_project(step: Step) -> bool:
 
 
 def _resolve(word: str, cwd: str | None, env: Mapping[str, Var]) -> str | None:
-    w = word.replace("$PWD", cwd or "\0").replace("${PWD}", cwd or "\0").replace("$(pwd)", cwd or "\0")
+    w = word.replace("${PWD}", cwd or "\0").replace("$PWD", cwd or "\0").replace("$(pwd)", cwd or "\0")
+    if "$" in w:
+        w = expand(w, env) or w
     if "\0" in w or "$" in w or "://" in w or w.startswith("-"):
         return None
     if w.startswith("/"):
@@ -126,7 +128,12 @@ def _reads_sources(segs: Iterable[Segment], env: Mapping[str, Var], copies: list
         hit = _module_hit(seg, copies, skip)
         if hit:
             return f"`{hit}` runs code from the sources"
-        for word in seg.words[1:]:
+        words = list(seg.words[1:])
+        if "/" in seg.words[0]:
+            words.insert(0, seg.words[0])  # ./scripts/setup.sh
+        for quoted in [w for w in words if " " in w]:  # bash -c "python manage.py migrate"
+            words += [x for x in re.split(r"[\s;&|]+", quoted) if x]
+        for word in words:
             hit = _word_hits(word, seg.cwd, env, copies, skip)
             if hit:
                 return f"`{' '.join(seg.words[:1])} … {hit}` reads {hit} from the sources"
