@@ -255,13 +255,16 @@ def test_mutated_logs_never_raise_anything_but_a_format_error():
 
     streams = LOGS.parent / "streams"
     sources = sorted(LOGS.glob("*.log")) + sorted(LOGS.glob("*.md")) + sorted(streams.glob("*/build-*.jsonl"))
+    sources += sorted(p for p in (LOGS / "real").iterdir() if p.suffix in (".log", ".md", ".jsonl"))
     models = [None, load_dockerfile(LOGS / "webapp.Dockerfile"), load_dockerfile(LOGS / "multi.Dockerfile")]
     splices = [b"#", b"{", b"\n", b"\r", b"\x00", b"Step 1/2 : FROM x\n", b"#1 [1/2] FROM a\n",
                b"#" + b"9" * 5000 + b" [x 1/1] y\n", b'{"errorDetail":"x"}\n', b'{"stream": 5}\n',
                b'{"vertexes":[{"digest":"a","inputs":5,"started":"2024-13-45T99:99:99Z"}]}\n',
-               b'{"id":"moby.buildkit.trace","aux":"!!"}\n', b"#1 DONE 1e999s\n", b'{"a":' + b"[" * 100000 + b"\n"]
+               b'{"id":"moby.buildkit.trace","aux":"!!"}\n', b"#1 DONE 1e999s\n", b'{"a":' + b"[" * 100000 + b"\n",
+               b" => [x 1/2] RUN y 9e999s\n", b"[+] Building 1.0s (1/0) FINISHED\n", b" => => # x\n",
+               b"#*** [1/2] FROM a\n", b"ERROR: target : failed to solve: x\n", b" \xe2\x9c\x94 Service  Built\n"]
     rng = random.Random(20240501)
-    for _ in range(400):
+    for _ in range(600):
         data = bytearray(rng.choice(sources).read_bytes())
         for _ in range(rng.randint(1, 12)):
             i = rng.randrange(len(data) + 1)
