@@ -35,8 +35,8 @@ def candidate(line: bytes) -> re.Pattern[bytes] | None:
     if m is None or m.start() > MAX_PREFIX:
         return None
     prefix = line[: m.start()]
-    if not prefix.strip():
-        return None  # only indentation: clean() and the parsers take care of it
+    if len(prefix) < 2 and not prefix.strip():
+        return None  # one space: the parsers take it
     return re.compile(shape(prefix))
 
 

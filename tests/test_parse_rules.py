@@ -1,0 +1,90 @@
+"""Rules of issue 14 on small logs: prefixes found from the log, compose/bake labels, classic ends."""
+
+from __future__ import annotations
+
+import io
+
+from cacheprof.logparse import parse_log
+from cacheprof.logparse.labels import service_of, split_service
+
+
+def rows(log: bytes) -> list[list[tuple[str, str, str, float | None]]]:
+    return [[(s.stage, s.instruction, str(s.status), s.duration_s) for s in b.steps]
+            for b in parse_log(io.BytesIO(log)).builds]
+
+
+def test_an_indented_paste_is_read():
+    log = b"""Here is what I get:
+
+    #1 [internal] load build definition from Dockerfile
+    #1 DONE 0.0s
+    #2 [1/2] FROM docker.io/library/alpine:3.19
+    #2 DONE 0.0s
+    #3 [2/2] RUN apk add curl
+    #3 DONE 2.1s
+    #4 exporting to image
+    #4 DONE 0.1s
+
+Any idea?
+"""
+    assert rows(log) == [[("0", "FROM docker.io/library/alpine:3.19", "CACHED", 0.0),
+                          ("0", "RUN apk add curl", "RUN", 2.1)]]
+
+
+def test_a_signal_in_prose_does_not_take_the_build_away():
+    """Text before a signal on one line only is no prefix: the build after it is read as it is."""
+    log = b"""The failing step is Step 2/2 : RUN make, see below.
+Sending build context to Docker daemon  2.048kB
+Step 1/2 : FROM busybox:1.36
+ ---> 577e46a22b46
+Step 2/2 : RUN make
+ ---> Running in 3f2e1d0c9b8a
+make: *** No targets specified and no makefile found.  Stop.
+The command '/bin/sh -c make' returned a non-zero code: 2
+"""
+    assert [[r[:3] for r in b] for b in rows(log)] == [[("0", "FROM busybox:1.36", "CACHED"),
+                                                         ("0", "RUN make", "ERROR")]]
+
+
+def test_a_prefix_with_ticking_digits_is_stripped():
+    lines = [b"Sending build context to Docker daemon  2.048kB", b"Step 1/2 : FROM busybox:1.36",
+             b" ---> 577e46a22b46",
+             b"Step 2/2 : RUN true", b" ---> Running in 3f2e1d0c9b8a", b" ---> 1b2c3d4e5f60",
+             b"Successfully built 1b2c3d4e5f60"]
+    log = b"".join(b"2024/03/29 14:03:%02d.%06d " % (n, n * 7919) + x + b"\n" for n, x in enumerate(lines))
+    assert [[r[:3] for r in b] for b in rows(log)] == [[("0", "FROM busybox:1.36", "CACHED"),
+                                                         ("0", "RUN true", "RUN")]]
+
+
+def test_step_output_that_looks_like_the_end_does_not_end_a_classic_build():
+    log = b"""Step 1/3 : FROM busybox:1.36
+ ---> 577e46a22b46
+Step 2/3 : RUN pip wheel gast
+ ---> Running in 3f2e1d0c9b8a
+Successfully built gast
+Successfully built 0a1b2c3d4e5f
+Removing intermediate container 3f2e1d0c9b8a
+ ---> 1b2c3d4e5f60
+Step 3/3 : RUN true
+ ---> Running in 4e5f60718293
+ ---> 2c3d4e5f6071
+Successfully built 2c3d4e5f6071
+"""
+    result = parse_log(io.BytesIO(log))
+    assert len(result.builds) == 1 and result.builds[0].ok and result.builds[0].complete
+    assert [str(s.status) for s in result.builds[0].steps] == ["CACHED", "RUN", "RUN"]
+
+
+def test_compose_and_bake_labels():
+    services = {service_of("[web internal] load build definition from Dockerfile"),
+                service_of("[api] exporting to image")}
+    assert services == {"web", "api"}
+    assert service_of("[internal] load .dockerignore") is None
+    assert service_of("[10/13] RUN make") is None
+    assert split_service("[web builder 2/6] RUN npm ci", services) == ("web", "[builder 2/6] RUN npm ci")
+    assert split_service("[web stage-1 4/7] COPY . .", services) == ("web", "[stage-1 4/7] COPY . .")
+    assert split_service("[api  2/4] WORKDIR /src", services) == ("api", "[2/4] WORKDIR /src")
+    assert split_service("[web internal] load build context", services) == ("web", "[internal] load build context")
+    # Without the service named elsewhere, a two-part label is a stage.
+    assert split_service("[builder 2/6] RUN npm ci", services) == (None, "[builder 2/6] RUN npm ci")
+    assert split_service("[builder 2/6] RUN npm ci", set()) == (None, "[builder 2/6] RUN npm ci")
