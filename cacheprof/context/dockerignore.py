@@ -3,7 +3,9 @@
 Docker turns each pattern into a Go regular expression (or a plain exact/prefix/suffix test) and checks a
 path, then each of its parent directories, against every pattern in order; the last pattern that matches
 decides, and `!` patterns re-include. The quirks of that translation are kept on purpose (e.g. `**foo`
-matches `barfoo`, `\\d` is a regex digit class), because cacheprof must send exactly the files Docker sends.
+matches `barfoo`), because cacheprof must send exactly the files Docker sends. Go's regex syntax leaks
+through only in `[...]` classes and `\\` escapes: those are translated for what they mean to Docker when
+that is a literal, and refused with a clear error otherwise (`\\d`, `[[:alpha:]]`), never guessed.
 
 Pure Python: no Docker, no Go.
 """
@@ -24,7 +26,6 @@ _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006
 _EXACT, _PREFIX, _SUFFIX, _REGEXP = range(4)
 # Regex metacharacters that mean nothing in a filepath.Match pattern, so moby escapes them.
 _MOBY_ESCAPED = frozenset(".+()|{}$")
-_MAX_RUNE = 0x10FFFF
 
 
 def clean_path(path: str) -> str:
@@ -157,179 +158,46 @@ def _check_match_syntax(pattern: str) -> None:
         rest = rest[i:]
 
 
-# --- Go RE2 syntax (the subset moby can produce) to Python `re` ---
+# --- what moby's regex translation lets through: classes and escapes ---
 
-_Ranges = list[tuple[int, int]]
-
-_PERL: dict[str, _Ranges] = {
-    "d": [(0x30, 0x39)],
-    "s": [(0x09, 0x0A), (0x0C, 0x0D), (0x20, 0x20)],
-    "w": [(0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A)],
-}
-_POSIX: dict[str, _Ranges] = {
-    "alnum": [(0x30, 0x39), (0x41, 0x5A), (0x61, 0x7A)],
-    "alpha": [(0x41, 0x5A), (0x61, 0x7A)],
-    "ascii": [(0x00, 0x7F)],
-    "blank": [(0x09, 0x09), (0x20, 0x20)],
-    "cntrl": [(0x00, 0x1F), (0x7F, 0x7F)],
-    "digit": [(0x30, 0x39)],
-    "graph": [(0x21, 0x7E)],
-    "lower": [(0x61, 0x7A)],
-    "print": [(0x20, 0x7E)],
-    "punct": [(0x21, 0x2F), (0x3A, 0x40), (0x5B, 0x60), (0x7B, 0x7E)],
-    "space": [(0x09, 0x0D), (0x20, 0x20)],
-    "upper": [(0x41, 0x5A)],
-    "word": [(0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A)],
-    "xdigit": [(0x30, 0x39), (0x41, 0x46), (0x61, 0x66)],
-}
-_CONTROL = {"a": 7, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11}
+_CLASS_SPECIAL = frozenset("\\]^-[")
 
 
-def _negate(ranges: _Ranges) -> _Ranges:
-    out: _Ranges = []
-    nxt = 0
-    for lo, hi in sorted(ranges):
-        if lo > nxt:
-            out.append((nxt, lo - 1))
-        nxt = max(nxt, hi + 1)
-    if nxt <= _MAX_RUNE:
-        out.append((nxt, _MAX_RUNE))
-    return out
+def _literal(c: str, in_class: bool = False) -> str:
+    if in_class:
+        return "\\" + c if c in _CLASS_SPECIAL else c
+    return re.escape(c)
 
 
-def _class_regex(ranges: _Ranges) -> str:
-    if not ranges:
-        return "(?!)"
-    items = []
-    for lo, hi in sorted(ranges):
-        items.append(f"\\U{lo:08x}" if lo == hi else f"\\U{lo:08x}-\\U{hi:08x}")
-    return "[" + "".join(items) + "]"
+def _escaped(c: str) -> str:
+    """`\\c`: moby hands it to Go's regexp, where escaped punctuation is literal but an escaped letter or
+    digit is a class (`\\d`), an anchor or an error. Only the literal case is accepted."""
+    if c.isascii() and c.isalnum():
+        raise _BadPattern(f"\\{c} is a regular-expression escape to Docker, not a literal; "
+                          "write the characters (e.g. [0-9] for \\d)")
+    return c
 
 
-def _parse_escape(s: str, i: int) -> tuple[int, int]:
-    """Go's parseEscape at s[i] == '\\': one literal code point. Returns (code point, next index)."""
-    if i + 1 >= len(s):
-        raise _BadPattern("trailing backslash")
-    c = s[i + 1]
-    i += 2
-    if ord(c) < 0x80 and not c.isalnum():
-        return ord(c), i  # an escaped punctuation character is itself
-    if c in "1234567" and not (i < len(s) and s[i] in "01234567"):
-        raise _BadPattern(f"invalid escape sequence \\{c}")  # Go has no back-references
-    if c in "01234567":
-        digits = c
-        while len(digits) < 3 and i < len(s) and s[i] in "01234567":
-            digits += s[i]
-            i += 1
-        return int(digits, 8), i
-    if c == "x":
-        if s.startswith("{", i):
-            end = s.find("}", i)
-            if end < 0 or not re.fullmatch(r"[0-9A-Fa-f]+", s[i + 1 : end]):
-                raise _BadPattern("invalid escape sequence \\x")
-            value = int(s[i + 1 : end], 16)
-            if value > _MAX_RUNE:
-                raise _BadPattern("invalid escape sequence \\x")
-            return value, end + 1
-        if not re.fullmatch(r"[0-9A-Fa-f]{2}", s[i : i + 2]):
-            raise _BadPattern("invalid escape sequence \\x")
-        return int(s[i : i + 2], 16), i + 2
-    if c in _CONTROL:
-        return _CONTROL[c], i
-    raise _BadPattern(f"invalid escape sequence \\{c}")
-
-
-def _parse_class(s: str, i: int) -> tuple[str, int]:
-    """A Go character class starting at s[i] == '['. Returns (Python regex, next index)."""
+def _class(chunk: str, i: int) -> tuple[str, int]:
+    """A `[...]` class at chunk[i] (its syntax already checked by _check_match_syntax), as a Python class."""
     i += 1
-    negated = i < len(s) and s[i] == "^"
-    if negated:
+    out = "["
+    if chunk[i] == "^":
+        out += "^"
         i += 1
-    ranges: _Ranges = []
+    if chunk.startswith("[:", i) or chunk.startswith("[=", i) or chunk.startswith("[.", i):
+        raise _BadPattern("POSIX classes such as [[:alpha:]] are not supported; list the characters")
     first = True
-    while True:
-        if i >= len(s):
-            raise _BadPattern("missing closing ]")
-        if s[i] == "]" and not first:
-            i += 1
-            break
+    while first or chunk[i] != "]":
         first = False
-        if s.startswith("[:", i):
-            end = s.find(":]", i + 2)
-            if end >= 0:
-                name = s[i + 2 : end]
-                neg = name.startswith("^")
-                if neg:
-                    name = name[1:]
-                if name not in _POSIX:
-                    raise _BadPattern(f"invalid character class range [:{name}:]")
-                ranges += _negate(_POSIX[name]) if neg else _POSIX[name]
-                i = end + 2
-                continue
-        if s[i] == "\\" and i + 1 < len(s) and s[i + 1].lower() in _PERL:
-            perl = _PERL[s[i + 1].lower()]
-            ranges += _negate(perl) if s[i + 1].isupper() else perl
-            i += 2
-            continue
-        if s[i] == "\\" and i + 1 < len(s) and s[i + 1] in "pP":
-            raise _BadPattern("Unicode classes (\\p) are not supported by cacheprof")
-        if s[i] == "\\":
-            lo, i = _parse_escape(s, i)
-        else:
-            lo, i = ord(s[i]), i + 1
-        hi = lo
-        if i + 1 < len(s) and s[i] == "-" and s[i + 1] != "]":
-            i += 1
-            if s[i] == "\\":
-                hi, i = _parse_escape(s, i)
-            else:
-                hi, i = ord(s[i]), i + 1
+        lo, i = (_escaped(chunk[i + 1]), i + 2) if chunk[i] == "\\" else (chunk[i], i + 1)
+        out += _literal(lo, True)
+        if chunk[i] == "-":
+            hi, i = (_escaped(chunk[i + 2]), i + 3) if chunk[i + 1] == "\\" else (chunk[i + 1], i + 2)
             if hi < lo:
-                raise _BadPattern(f"invalid character class range {chr(lo)}-{chr(hi)}")
-        ranges.append((lo, hi))
-    return _class_regex(_negate(ranges) if negated else ranges), i
-
-
-def _go_regex_to_python(s: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(s):
-        c = s[i]
-        if c == "[":
-            piece, i = _parse_class(s, i)
-            out.append(piece)
-            continue
-        if c == "\\":
-            e = s[i + 1] if i + 1 < len(s) else ""
-            if e and e.lower() in _PERL:
-                perl = _PERL[e.lower()]
-                out.append(_class_regex(_negate(perl) if e.isupper() else perl))
-                i += 2
-            elif e in ("A", "b", "B"):
-                out.append("\\" + e)
-                i += 2
-            elif e == "z":
-                out.append(r"\Z")
-                i += 2
-            elif e == "Q":
-                end = s.find("\\E", i + 2)
-                literal = s[i + 2 :] if end < 0 else s[i + 2 : end]
-                out.append(re.escape(literal))
-                i = len(s) if end < 0 else end + 2
-            elif e in ("p", "P"):
-                raise _BadPattern("Unicode classes (\\p) are not supported by cacheprof")
-            else:
-                cp, i = _parse_escape(s, i)
-                out.append(re.escape(chr(cp)))
-            continue
-        if c == "$":
-            out.append(r"\Z")  # Go's $ is end of text; Python's would also match before a final newline
-        elif c in "^.*?+()|{":
-            out.append(c)
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
+                raise _BadPattern(f"invalid character class range {lo}-{hi}")
+            out += "-" + _literal(hi, True)
+    return out + "]", i + 1
 
 
 @dataclass(frozen=True)
@@ -386,26 +254,23 @@ def _compile(cleaned: str, exclusion: bool) -> _Pattern:
             kind = _REGEXP
         elif ch in _MOBY_ESCAPED:
             parts.append("\\" + ch)
-        elif ch == "\\":
-            if pos < n:
-                parts.append("\\" + cleaned[pos])
-                pos += 1
-                kind = _REGEXP
-            else:
-                parts.append("\\")
-        elif ch in "[]":
-            parts.append(ch)
+        elif ch == "\\":  # a trailing backslash was refused by _check_match_syntax
+            parts.append(_literal(_escaped(cleaned[pos])))
+            pos += 1
             kind = _REGEXP
+        elif ch == "[":
+            piece, pos = _class(cleaned, pos - 1)
+            parts.append(piece)
+            kind = _REGEXP
+        elif ch == "^":
+            parts.append("^")  # moby leaves it to Go's regexp: an anchor (so mid-pattern it never matches)
         else:
-            parts.append(ch)
+            parts.append(_literal(ch))
         first = False
     regex = None
     if kind == _REGEXP:
-        parts.append("$")
-        try:
-            regex = re.compile(_go_regex_to_python("".join(parts)), re.ASCII)
-        except re.error as e:
-            raise _BadPattern(str(e)) from None
+        parts.append(r"\Z")  # Go's $: the end of the text, not before a final newline
+        regex = re.compile("".join(parts))
     return _Pattern(cleaned, exclusion, kind, regex)
 
 
@@ -460,8 +325,13 @@ class DockerIgnore:
         return cls.from_file(Path(context_dir) / ".dockerignore")
 
     def with_patterns(self, extra: Iterable[str]) -> DockerIgnore:
-        """A copy with patterns appended (as the CLI appends `!Dockerfile`)."""
-        return DockerIgnore([*self.raw, *extra], source=self.source)
+        """A copy with patterns appended (as the CLI appends `!Dockerfile`); compiled ones are reused."""
+        more = DockerIgnore(extra, source=self.source)
+        copy = DockerIgnore([], source=self.source)
+        copy.raw = (*self.raw, *more.raw)
+        copy._patterns = [*self._patterns, *more._patterns]
+        copy.has_exclusions = self.has_exclusions or more.has_exclusions
+        return copy
 
     @property
     def patterns(self) -> tuple[str, ...]:
