@@ -19,7 +19,7 @@ from cacheprof.store.history_db import open_history
 from cacheprof.store.profile_json import loads, profile_to_dict
 
 from .conftest import DATA
-from .history_helpers import simple_run
+from .history_helpers import fresh_postgres_database, simple_run
 from .test_profile_docker import run_cli
 
 # Bencher's published JSON schema for BMF (its docs' "Bencher Metric Format (BMF) JSON Schema").
@@ -54,13 +54,22 @@ def old_result_file(folder, stamp: str, short: str, created: str):
     return path, doc
 
 
-def test_import_of_an_old_history_folder_is_lossless(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """An empty history: a SQLite file, or a fresh database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "h.sqlite")
+    else:
+        yield from fresh_postgres_database()
+
+
+def test_import_of_an_old_history_folder_is_lossless(tmp_path, store):
     folder = tmp_path / "old"
     folder.mkdir()
     (folder / "reports").mkdir()  # report folders inside the old history are not results
     docs = [old_result_file(folder, f"2026010{i}T000000Z", f"a{i}", f"2026-01-0{i}T00:00:00.000000+00:00")[1]
             for i in (1, 2)]
-    history = tmp_path / "h.sqlite"
+    history = store
     r = run_cli("history", "import", str(folder), "--history", str(history))
     assert r.returncode == 0, r.stderr
     assert "imported 2 run(s)" in r.stdout
@@ -97,8 +106,8 @@ def test_import_of_a_broken_file_adds_nothing(tmp_path):
 
 
 @pytest.fixture
-def filled(tmp_path):
-    path = tmp_path / "h.sqlite"
+def filled(store):
+    path = store
     with open_history(path) as db:
         for n in (1, 2, 3):
             db.add_run(simple_run(n))
