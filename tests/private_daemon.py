@@ -41,8 +41,10 @@ class PrivateDaemon:
         self.process.wait(timeout=30)
 
 
-def start(base_image: str = "busybox:1.36", subnet: str = "192.168.213.1/24") -> PrivateDaemon:
-    """`subnet`: the bridge's address; two private daemons at once need different ones."""
+def start(base_image: str = "busybox:1.36", subnet: str = "192.168.213.1/24",
+          extra_args: tuple[str, ...] = ()) -> PrivateDaemon:
+    """`subnet`: the bridge's address; two private daemons at once need different ones. `extra_args` go to
+    dockerd (e.g. a TLS listener on 127.0.0.1)."""
     root = Path(tempfile.mkdtemp(prefix="cacheprof-dockerd-"))
     bridge = f"cp{uuid.uuid4().hex[:8]}"
     subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
@@ -53,7 +55,8 @@ def start(base_image: str = "busybox:1.36", subnet: str = "192.168.213.1/24") ->
         ["dockerd", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
          "--pidfile", str(root / "dockerd.pid"), "-H", f"unix://{root / 'docker.sock'}",
          "--iptables=false", "--ip-masq=false", f"--bridge={bridge}",
-         "--containerd-namespace", f"cacheprof-{bridge}", "--containerd-plugins-namespace", f"cacheprof-{bridge}p"],
+         "--containerd-namespace", f"cacheprof-{bridge}", "--containerd-plugins-namespace", f"cacheprof-{bridge}p",
+         *extra_args],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     daemon = PrivateDaemon(root, bridge, proc)

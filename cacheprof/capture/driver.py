@@ -64,6 +64,27 @@ def _engine_address(explicit: str | None) -> str:
     return explicit or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
+def _tls_client(url: str, cert_path: str) -> Any:
+    """A client for tcp:// with TLS that trusts only the engine's CA. requests would otherwise replace that
+    CA with REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the environment (trust_env), and fail to verify."""
+    import os
+
+    import docker
+    import docker.tls
+
+    tls = docker.tls.TLSConfig(client_cert=(os.path.join(cert_path, "cert.pem"), os.path.join(cert_path, "key.pem")),
+                               ca_cert=os.path.join(cert_path, "ca.pem"), verify=True)
+    probe = docker.DockerClient(base_url=url, tls=tls, version="1.24", timeout=60)  # no request yet
+    probe.api.trust_env = False
+    try:
+        version = str(probe.api.version(api_version=False)["ApiVersion"])
+    finally:
+        probe.close()
+    client = docker.DockerClient(base_url=url, tls=tls, version=version, timeout=60)
+    client.api.trust_env = False
+    return client
+
+
 class DockerDriver:
     """Builds on a real engine. Classic: the SDK's own build(); BuildKit: POST /build?version=2."""
 
@@ -77,8 +98,7 @@ class DockerDriver:
         self.address = _engine_address(docker_host)
         try:
             if docker_host and tls_cert_path:
-                env = {"DOCKER_HOST": docker_host, "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": tls_cert_path}
-                self._client = docker.from_env(timeout=60, environment=env)
+                self._client = _tls_client(docker_host, tls_cert_path)
             elif docker_host:
                 self._client = docker.DockerClient(base_url=docker_host, timeout=60)
             else:
