@@ -44,7 +44,7 @@ def test_the_corpus_is_what_the_issue_asks_for():
     assert {"pip", "poetry", "uv", "npm", "yarn", "pnpm", "go", "cargo", "maven", "gradle", "bundler", "composer",
             "dotnet"} <= ecosystems
     rules = Counter(f["rule"] for e in expected for f in e["findings"])
-    assert set(rules) == {"copy-before-install", "deps-in-build", "volatile-arg", "remote-add"}
+    assert set(rules) == {"copy-before-install", "deps-in-build", "copy-before-setup", "volatile-arg", "remote-add"}
 
 
 def test_recall_and_precision(results):

@@ -225,6 +225,8 @@ _PACKAGE_MANAGERS = frozenset({"apt-get", "apt", "aptitude", "apk", "yum", "dnf"
 
 
 def is_expensive(segs: list[Segment]) -> bool:
+    if is_setup(segs):
+        return True
     for seg in segs:
         if classify(seg) is not None:
             return True
@@ -237,6 +239,23 @@ def is_expensive(segs: list[Segment]) -> bool:
             return True
         if prog in ("npm", "yarn", "pnpm") and len(seg.words) > 2 and seg.words[1] == "run" \
                 and seg.words[2] in ("build", "compile"):
+            return True
+    return False
+
+
+def is_setup(segs: list[Segment]) -> bool:
+    """Installs system packages or a tool (not the project's dependencies), or downloads something."""
+    for seg in segs:
+        action = classify(seg)
+        if action is not None and action.kind == TOOL:
+            return True
+        # The package manager may come after a wrapper (`xargs -a list apt-get install`).
+        for k, word in enumerate(seg.words):
+            if word.rsplit("/", 1)[-1] in _PACKAGE_MANAGERS and any(
+                    a in ("install", "add", "upgrade", "dist-upgrade", "-S", "-Syu") for a in seg.words[k + 1:]):
+                return True
+        prog = seg.words[0].rsplit("/", 1)[-1]
+        if prog in ("curl", "wget"):
             return True
     return False
 

@@ -14,7 +14,8 @@ COPY_BEFORE_INSTALL = "copy-before-install"  # a reorder: the dependency step ne
 DEPS_IN_BUILD = "deps-in-build"  # a new step: the build resolves dependencies, no dependency-only step
 VOLATILE_ARG = "volatile-arg"  # an expensive step's cache key depends on a value that may change per build
 REMOTE_ADD = "remote-add"  # a remote ADD not pinned to a version or checksum
-RULES = (COPY_BEFORE_INSTALL, DEPS_IN_BUILD, VOLATILE_ARG, REMOTE_ADD)
+COPY_BEFORE_SETUP = "copy-before-setup"  # a reorder: system packages / tools installed after the sources
+RULES = (COPY_BEFORE_INSTALL, DEPS_IN_BUILD, COPY_BEFORE_SETUP, VOLATILE_ARG, REMOTE_ADD)
 
 PROBLEM, WARNING, INFO = "problem", "warning", "info"
 

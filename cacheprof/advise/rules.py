@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from ..dockerfile import DockerfileModel, Instruction
-from .commands import BUILD, DEP, Action, Segment, classify, is_expensive, mounts, reads_tree, segments
+from .commands import BUILD, DEP, Action, Segment, classify, is_expensive, is_setup, mounts, reads_tree, segments
 from .ecosystems import ECOSYSTEMS, is_build_file, matches
 from .findings import (
     COPY_BEFORE_INSTALL,
+    COPY_BEFORE_SETUP,
     DEPS_IN_BUILD,
     INFO,
     PROBLEM,
@@ -381,6 +382,7 @@ def _edit_scenario(copies: Iterable[CopyMap], skip: set[str]) -> str | None:
 @dataclass
 class _State:
     dep_done: set[str]  # ecosystems whose dependencies an earlier step (or stage) already resolved
+    pending: list[Step]  # the COPYs of sources so far (a child stage starts with its parent's)
 
 
 def _prepared_elsewhere(ins: Instruction) -> set[str]:
@@ -434,12 +436,13 @@ def _snippet(eco: str, action: Action, step: Step, present: Mapping[str, str], c
 
 def _stage_findings(view: StageView, ctx: ContextFiles, states: dict[int, _State]) -> list[Finding]:
     inherited = states.get(view.parent) if view.parent is not None else None
-    state = _State(set(inherited.dep_done) if inherited else set())
+    state = _State(set(inherited.dep_done) if inherited else set(), list(inherited.pending) if inherited else [])
     states[view.stage.index] = state
     findings: list[Finding] = []
     present: dict[str, str] = {}  # image path -> context path, from manifest COPYs so far
-    pending: list[int] = []  # step indexes of the source COPYs so far
+    pending = state.pending
     fixed: dict[int, set[str]] = {}  # dependency steps given a reorder -> image paths of their manifests
+    setups: list[int] = []  # expensive setup RUNs (system packages, tools) after sources
     for k, step in enumerate(view.steps):
         ins = step.ins
         if ins.cmd in ("COPY", "ADD"):
@@ -447,19 +450,19 @@ def _stage_findings(view: StageView, ctx: ContextFiles, states: dict[int, _State
                 state.dep_done |= _prepared_elsewhere(ins)
             elif step.copy is not None:
                 if is_source_copy(step.copy) and _into_project(step):
-                    pending.append(k)
+                    pending.append(step)
                 else:
                     present.update(step.copy.files)
             continue
         if ins.cmd != "RUN":
             continue
         segs = segments(ins, step.workdir)
-        for seg in segs:
-            action = classify(seg)
-            if action is None or action.kind not in (DEP, BUILD):
-                continue
+        copies = [s.copy for s in pending if s.copy is not None]
+        actions = [a for a in map(classify, segs) if a is not None and a.kind in (DEP, BUILD)]
+        if not actions and copies and is_setup(segs):
+            setups.append(k)
+        for action in actions:
             eco = action.eco
-            copies = [view.steps[i].copy for i in pending if view.steps[i].copy is not None]
             if action.kind == DEP:
                 if eco not in state.dep_done and copies:
                     finding = _install_finding(view, k, action, segs, pending, present, ctx, fixed)
@@ -473,27 +476,40 @@ def _stage_findings(view: StageView, ctx: ContextFiles, states: dict[int, _State
                 if copies:
                     findings.append(_build_finding(view, k, action, pending, present, ctx))
                 state.dep_done.add(eco)
+    if setups and pending and not any(f.line == pending[0].ins.line for f in findings):
+        findings.append(_setup_finding(view, setups, pending, ctx))
     return findings
 
 
-def _install_finding(view: StageView, k: int, action: Action, segs: list[Segment], pending: list[int],
+def _local(view: StageView, pending: list[Step]) -> tuple[list[int], str | None]:
+    """Indexes in this stage of the pending COPYs, and why they cannot move when one is in a parent stage."""
+    for s in pending:
+        if s.ins.stage != view.stage.label:
+            return [], (f"the sources are copied in stage {s.ins.stage} ({_q(s.ins, 30)}) and the step runs in stage "
+                        f"{view.stage.label}: move that COPY into the stages after it by hand")
+    return [i for i, s in enumerate(view.steps) if any(s is p for p in pending)], None
+
+
+def _install_finding(view: StageView, k: int, action: Action, segs: list[Segment], pending: list[Step],
                      present: dict[str, str], ctx: ContextFiles, fixed: Mapping[int, set[str]]) -> Finding:
     step = view.steps[k]
     run = step.ins
-    copies = [view.steps[i].copy for i in pending if view.steps[i].copy is not None]
-    first = view.steps[pending[0]].ins
-    found, why = _manifests(action, step, ctx, copies, present)
+    copies = [s.copy for s in pending if s.copy is not None]
+    first = pending[0].ins
+    local, why = _local(view, pending)
+    found, why_manifests = _manifests(action, step, ctx, copies, present)
+    why = why or why_manifests
     if not found and not why:
         why = f"the files `{action.segment.words[0]}` reads are not in what the context sends"
     why = why or _rewrites_lock(action, found, step, segs)
     why = why or _outputs_sent(action, copies)
     why = why or _reads_sources(segs, step.env, copies, set(found))
-    why = why or _between_blocker(view, pending[0], k, pending, ctx, fixed)
+    why = why or _between_blocker(view, local[0], k, local, ctx, fixed)
     names = ", ".join(sorted(set(found.values()))) or "its manifests"
     message = (f"{_q(first)} brings the sources in before {_q(run)}, which needs only {names}: any source edit "
                "re-runs the install.")
     insert = _insert_lines(found, present, copies, step)
-    moved = [view.steps[i].ins for i in pending]
+    moved = [s.ins for s in pending]
     plan = "\n".join(f"    {line}" for line in (*insert, _short(run.original, 70), *(_short(m.original, 70)
                                                                                     for m in moved)))
     suggestion = f"Copy {names} first, install, then copy the rest:\n{plan}"
@@ -507,17 +523,46 @@ def _install_finding(view: StageView, k: int, action: Action, segs: list[Segment
     )
 
 
+def _setup_finding(view: StageView, setups: list[int], pending: list[Step], ctx: ContextFiles) -> Finding:
+    """System packages or tools installed after the sources: the sources COPY can move down past them."""
+    copies = [s.copy for s in pending if s.copy is not None]
+    first = pending[0].ins
+    local, why = _local(view, pending)
+    # Move past as many of the setup steps as can be passed, starting with the first.
+    last: int | None = None
+    for k in setups:
+        step = view.steps[k]
+        reason = why or _reads_sources(segments(step.ins, step.workdir), step.env, copies, set()) \
+            or _between_blocker(view, local[0], k, local, ctx, {})
+        if reason:
+            why = why or (None if last is not None else reason)
+            break
+        last = k
+    run = view.steps[setups[0]].ins
+    message = (f"{_q(first)} brings the sources in before {_q(run)}, which installs system packages or tools: "
+               "any source edit re-runs it.")
+    target = view.steps[last].ins if last is not None else run
+    plan = f"move {_q(first, 30)} down to just after {_q(target, 40)}"
+    fix = Fix(target.line, (), tuple(s.ins.line for s in pending)) if last is not None and not why else None
+    return Finding(
+        rule=COPY_BEFORE_SETUP, severity=PROBLEM, stage=view.stage.label, line=first.line,
+        instruction=first.original, related_line=run.line, related_instruction=run.original, message=message,
+        suggestion=f"Install the system packages and tools before copying the sources: {plan}.",
+        scenario=_edit_scenario(copies, set()), fix=fix, why_not=None if fix else f"no safe reorder: {why}",
+    )
+
+
 _WHAT = {"go": "the Go modules", "maven": "the Maven dependencies", "gradle": "the Gradle dependencies",
          "cargo": "the crates", "dotnet": "the NuGet packages", "pip": "the Python dependencies",
          "poetry": "the Python dependencies", "uv": "the Python dependencies", "composer": "the Composer packages"}
 
 
-def _build_finding(view: StageView, k: int, action: Action, pending: list[int], present: dict[str, str],
+def _build_finding(view: StageView, k: int, action: Action, pending: list[Step], present: dict[str, str],
                    ctx: ContextFiles) -> Finding:
     step = view.steps[k]
     run = step.ins
-    copies = [view.steps[i].copy for i in pending if view.steps[i].copy is not None]
-    first = view.steps[pending[0]].ins
+    copies = [s.copy for s in pending if s.copy is not None]
+    first = pending[0].ins
     what = _WHAT.get(action.eco, "the dependencies")
     message = (f"{_q(first)} brings the sources in before {_q(run)}, which resolves {what} itself: any source edit "
                f"fetches them all again. There is no dependency-only step to keep cached; this needs a new step, "
