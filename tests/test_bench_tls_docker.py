@@ -77,11 +77,19 @@ def test_engine_over_tcp_with_tls(tls_engine, tmp_path):
     (b,) = json.loads(r.stdout)["benchmarks"]
     assert b["engine_name"] == "remote" and b["engine_url"] == url and b["error"] is None
     assert [x["ok"] for x in b["profile"]["builds"]] == [True, True]
-    # Without the client certificate the engine refuses: the benchmark fails (exit 1) and is still stored.
+    # Without the client certificate the engine refuses: no engine answered, so exit 3 and nothing stored.
     suite.write_text(f'[[engine]]\nname = "remote"\nurl = "{url}"\n{bench}')
     r = run_cli("bench", str(suite), "--history", str(tmp_path / "h.sqlite"), "--format", "json", "--quiet")
+    assert r.returncode == 3, r.stderr
+    assert r.stdout == "" and len(r.stderr.strip().splitlines()) == 1 and "engine remote" in r.stderr
+    # Beside an engine that answers, the refusing one fails only its own benchmark (exit 1), and the run is stored.
+    ok_engine = f'[[engine]]\nname = "remote-ok"\nurl = "{url}"\ntls_cert_path = "{client_certs}"\n'
+    suite.write_text(f'[[engine]]\nname = "remote"\nurl = "{url}"\n{ok_engine}{bench}'
+                     + bench.replace('name = "t"', 'name = "u"'))
+    r = run_cli("bench", str(suite), "--history", str(tmp_path / "h.sqlite"), "--format", "json", "--quiet")
     assert r.returncode == 1, r.stderr
-    (b,) = json.loads(r.stdout)["benchmarks"]
-    assert "engine remote" in b["error"] and b["profile"]["builds"] == []
+    got = {b["name"]: b for b in json.loads(r.stdout)["benchmarks"]}
+    assert "engine remote" in got["t"]["error"] and got["t"]["profile"]["builds"] == []
+    assert got["u"]["error"] is None and [x["ok"] for x in got["u"]["profile"]["builds"]] == [True, True]
     listed = run_cli("history", "list", "--history", str(tmp_path / "h.sqlite"))
     assert len(listed.stdout.strip().splitlines()) == 2

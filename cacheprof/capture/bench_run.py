@@ -32,6 +32,8 @@ class BenchOutcome:
     profile: Profile
     # Why the benchmark has no or only some builds: its engine was unreachable or died, or a usage error.
     error: str | None = None
+    # False when its engine did not answer at all (nothing was tried).
+    reached: bool = True
 
 
 def assign(names: Sequence[str], wanted: Mapping[str, str | None], engines: Sequence[EngineSpec]
@@ -68,7 +70,7 @@ def _run_engine(engine: EngineSpec, names: Sequence[str], plans: Mapping[str, Ru
             DockerDriver(engine.url, tls_cert_path=engine.tls_cert_path)
     except CacheprofError as e:
         error = f"engine {engine.name}: {e}"
-        return [BenchOutcome(n, engine, _empty_profile(plans[n], None), error) for n in names], None
+        return [BenchOutcome(n, engine, _empty_profile(plans[n], None), error, reached=False) for n in names], None
     info: EngineInfo | None = None
     try:
         info = driver.engine_info()

@@ -16,7 +16,14 @@ from typing import Any
 
 import click
 
-from ..errors import BuildFailedError, CacheprofError, Interrupted, RegressionFound, UsageError
+from ..errors import (
+    BuildFailedError,
+    CacheprofError,
+    EngineUnreachableError,
+    Interrupted,
+    RegressionFound,
+    UsageError,
+)
 from .history_outputs import check_run, history_option, threshold_options, thresholds, write_exports, write_text
 
 DEFAULT_ENGINE = "default"
@@ -131,6 +138,11 @@ def bench(suite_path: Path, history: str, docker_hosts: tuple[str, ...], report_
     created, uid = new_run_id()
     load = _load_avg()
     outcomes, interrupt = run_suite(plans, assignment, quiet=quiet or fmt == "json")
+    if interrupt is None and not any(o.reached for o in outcomes.values()):
+        # No engine answered: nothing was measured, so there is no run to store. Exit 3, as for profile.
+        first = next(iter(outcomes.values()))
+        more = f" (and {len(engines) - 1} more engine(s))" if len(engines) > 1 else ""
+        raise EngineUnreachableError(f"{first.error}{more}; nothing was measured or stored")
 
     folder = suite_path.resolve().parent
     run = RunRecord(
