@@ -88,3 +88,22 @@ def test_compose_and_bake_labels():
     # Without the service named elsewhere, a two-part label is a stage.
     assert split_service("[builder 2/6] RUN npm ci", services) == (None, "[builder 2/6] RUN npm ci")
     assert split_service("[builder 2/6] RUN npm ci", set()) == (None, "[builder 2/6] RUN npm ci")
+
+
+def test_a_dockerfile_gives_tty_steps_their_whole_instruction():
+    """The tty display cuts instructions at the terminal width; with -f the Dockerfile's text and lines
+    come back (the step's `[stage i/n]` label is never cut)."""
+    from pathlib import Path
+
+    from cacheprof.dockerfile import load
+
+    real = Path(__file__).resolve().parent / "data" / "logs" / "real"
+    model = load(real / "src" / "app" / "Dockerfile")
+    cut = parse_log(real / "tty_cold_w80.log").builds[0]
+    whole = parse_log(real / "tty_cold_w80.log", model).builds[0]
+    assert any(s.instruction.endswith("> /build/") for s in cut.steps)  # cut at 80 columns
+    runs = {s.line: s.instruction for s in whole.steps}
+    assert runs[6] == ('RUN sleep 0.8 && echo "compiling" && cat src/* > /build/app.bin '
+                       '&& echo "Successfully built gast"')
+    # BuildKit ran both stages' FROM as one vertex; with the Dockerfile each stage gets its FROM step.
+    assert sorted(str(s.status) for s in whole.steps) == sorted([*(str(s.status) for s in cut.steps), "CACHED"])

@@ -31,7 +31,8 @@ from .labels import service_of, split_service
 
 HEADER = re.compile(rb"\s*\[\+\] Building (\d+(?:\.\d+)?)s \((\d+)/(\d+)\)(?: +(FINISHED))?")
 SERVICES_HEADER = re.compile(rb"\s*\[\+\] (?:Building|Running) \d+/\d+\s*$")
-JOB = re.compile(rb"\s*=> (?:(CACHED|ERROR|CANCELED) )?(.*?)(?:\s+(\d{1,7}(?:\.\d+)?)s)?\s*$", re.S)
+JOB = re.compile(rb"\s*=> (?:(CACHED|ERROR|CANCELED) )?")
+TIMER = re.compile(rb"\d{1,7}(?:\.\d+)?s")
 SUB = re.compile(rb"\s*=> => ")
 DOWNLOAD = re.compile(rb"(?:sha256:[0-9a-f]{6,}\s+\S+\s*/\s*\S+|extracting sha256:)")
 CHECK = rb"(?:\xe2\x9c\x94|\xe2\x9c\x93)"  # compose's check marks
@@ -69,7 +70,7 @@ class TtyParser(ParserBase):
 
     def _reset(self) -> None:
         self.jobs: dict[str, _Job] = {}
-        self.frame: list[str] = []  # keys of the current frame's vertex lines, in order
+        self.frame: dict[str, None] = {}  # keys of the current frame's vertex lines, in order
         self.logging: set[str] = set()  # vertices showing output lines (`=> => # …`): still running
         self.last: str | None = None
         self.done: int | None = None  # the current frame's header `(done/total)`
@@ -102,7 +103,7 @@ class TtyParser(ParserBase):
             if h is not None:
                 if self.ended and self.jobs:
                     self._finish()
-                self.frame, self.logging, self.last = [], set(), None
+                self.frame, self.logging, self.last = {}, set(), None
                 self.done = int(h.group(2))
                 self.finished = self.finished or h.group(4) is not None
             return
@@ -128,7 +129,13 @@ class TtyParser(ParserBase):
         m = JOB.match(line)
         if m is None:
             return
-        name = m.group(2).decode("utf-8", "replace").strip()
+        # The time is the last word, right-aligned: split it off instead of a regex that backtracks.
+        rest = line[m.end():].rstrip()
+        head, _, last = rest.rpartition(b" ")
+        took = None
+        if head and TIMER.fullmatch(last):
+            rest, took = head, float(last[:-1])
+        name = rest.decode("utf-8", "replace").strip()
         if not name:
             return
         key = _key(name)
@@ -137,10 +144,9 @@ class TtyParser(ParserBase):
             job = self.jobs[key] = _Job(name, len(self.jobs))
         job.name = name
         job.status = m.group(1).decode() if m.group(1) else ""
-        if m.group(3):
-            job.duration = float(m.group(3))
-        if key not in self.frame:
-            self.frame.append(key)
+        if took is not None:
+            job.duration = took
+        self.frame[key] = None
         self.last = key
 
     def _running(self) -> set[str]:

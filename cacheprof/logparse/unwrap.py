@@ -16,6 +16,7 @@ MIN_WIDTH = 60
 MIN_WRAPPED = 3  # distinct lines exactly as wide as the widest
 SHAPE = 6
 DIGITS = re.compile(rb"\d")
+ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[\]_][^\x07\x1b]*(?:\x07|\x1b\\)")
 # Line starts of every format and of the client's own lines; a continuation starts with none of them.
 OWN_LINE = re.compile(
     rb"\s*$|#(?:\d|\*)|Step \d|\s?--->|\s*=> |\s*\[\+\]|------|ERROR|WARNING|error|\s?> |Successfully |Removing "
@@ -27,7 +28,7 @@ def width_of(block: bytes) -> int | None:
     """The console width a block was wrapped at, or None. Besides several distinct lines exactly as wide as
     the widest, most of them must go on in the next line: output lines that merely share the widest
     length (a tty display, repeated output) are followed by lines of their own."""
-    lines = [x.rstrip(b"\r") for x in block.split(b"\n")[:-1]]  # the last may be cut
+    lines = [_visible(x) for x in block.split(b"\n")[:-1]]  # the last may be cut
     if not lines:
         return None
     widest = max(len(x) for x in lines)
@@ -40,6 +41,13 @@ def width_of(block: bytes) -> int | None:
     return widest if going_on >= MIN_WRAPPED - 1 and 2 * going_on >= len(at) else None
 
 
+def _visible(line: bytes) -> bytes:
+    """What a console shows of the line: without its line end and terminal control codes (a console
+    wraps at a number of shown characters)."""
+    line = line.rstrip(b"\r")
+    return ANSI.sub(b"", line) if b"\x1b" in line else line
+
+
 def _shape(line: bytes) -> bytes:
     return DIGITS.sub(b"0", line[:SHAPE])
 
@@ -47,6 +55,7 @@ def _shape(line: bytes) -> bytes:
 def _continues(line: bytes, nxt: bytes) -> bool:
     """`nxt` is the rest of a wrapped `line`: it starts no line of its own, and not the way `line` starts
     (a CI prefix on every line)."""
+    nxt, line = _visible(nxt), _visible(line)
     return OWN_LINE.match(nxt) is None and _shape(nxt) != _shape(line)
 
 
@@ -63,15 +72,15 @@ def unwrap(blocks: Iterator[bytes], width: int) -> Iterator[bytes]:
             carry = None
         out: list[bytes] = []
         line = lines[0]
-        seg = len(line.rstrip(b"\r"))  # the length of the line's last wrapped piece
+        seg = len(_visible(line))  # the length of the line's last wrapped piece
         for nxt in lines[1:]:
             if seg == width and _continues(line, nxt):
                 line = line.rstrip(b"\r") + nxt  # joined; the piece joined may be wrapped again
-                seg = len(nxt.rstrip(b"\r"))
+                seg = len(_visible(nxt))
                 continue
             out.append(line)
             line = nxt
-            seg = len(line.rstrip(b"\r"))
+            seg = len(_visible(line))
         if seg == width:
             carry = line
         else:
