@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -16,7 +17,7 @@ from cacheprof.analysis.compare import (
 )
 from cacheprof.analysis.equivalence import compare_images
 from cacheprof.model import Build, Profile, Step, StepStatus
-from cacheprof.render.compare_report import all_charts, render_markdown, side_by_side_chart, side_interval
+from cacheprof.render.compare_report import all_charts, render_html, render_markdown, side_by_side_chart
 
 
 def step(i: int, ins: str, status: str, d: float, stage: str = "0") -> Step:
@@ -136,13 +137,36 @@ def test_compare_report_renders_chart_and_markdown():
     assert "| `edit:app/*` | 4.00 | 0.50 | -3.50 |" in md and "![side_by_side](charts/side_by_side.png)" in md
 
 
-def test_per_scenario_charts_and_side_intervals():
+def test_compare_charts_pick_what_they_show():
     before, after = naive_vs_good()
     c = compare_profiles(before, after)
     svgs = all_charts(c, "svg")
-    assert "side_by_side_edit-app" in svgs
-    text = svgs["side_by_side_edit-app"].decode()
-    assert "faster" in text and "BEFORE" in text and "-3.50 s" in text
-    lo, hi = side_interval((4.1, 3.9, 4.0))
-    assert lo < 4.0 < hi and hi - lo == pytest.approx(2 * 4.303 * 0.1 / math.sqrt(3))
-    assert side_interval((1.0,)) is None
+    # One scenario: no side-by-side chart (it would repeat the table's one row); the two timelines.
+    one = len(c.scenarios) == 1
+    assert ("side_by_side" in svgs) != one
+    assert not any(name.startswith("side_by_side_") for name in svgs)
+    times = [n for n in svgs if n.startswith("timeline_")]
+    assert len(times) == 2
+
+
+def test_compare_timelines_share_one_time_axis():
+    from cacheprof.render.charts import pick_build, timeline_figure
+
+    before, after = naive_vs_good()
+    c = compare_profiles(before, after)
+    s = max(c.scenarios, key=lambda x: abs(x.diff_s or 0))
+    spans = [timeline_figure(pick_build(p, s.scenario)).xmax for p in (c.before, c.after)]
+    assert spans[0] != spans[1]  # each side alone would get its own axis
+    svgs = [v.decode() for k, v in all_charts(c, "svg").items() if k.startswith("timeline_")]
+    ticks = [re.findall(r'text-anchor="middle">([0-9.]+)</text>', svg) for svg in svgs]
+    assert ticks[0] == ticks[1] and ticks[0]
+
+
+def test_compare_html_has_no_markdown_backticks_and_ranks_changes():
+    before, after = naive_vs_good()
+    c = compare_profiles(before, after)
+    page = render_html(c, all_charts(c, "svg"))
+    visible = re.sub(r"<code>.*?</code>|<pre>.*?</pre>|<svg.*?</svg>|<style>.*?</style>", "", page, flags=re.S)
+    assert "`" not in visible
+    assert page.index('id="answer"') < page.index("<h2>Scenarios</h2>")
+    assert "faster on" in page[: page.index("<h2>Scenarios</h2>")]

@@ -36,8 +36,12 @@ def test_the_failing_steps_output_reaches_every_output(recording: str, tmp_path:
     failing = [s for b in doc["builds"] for s in b["steps"] if s["status"] == "ERROR"]
     assert failing and failing[0]["log_tail"] == ["checking input"] and failing[0]["line"] == 4
     assert "| checking input" in r.stdout and "| checking input" in r.stderr
-    assert "checking input" in (out / "report.html").read_text()
-    assert "checking input" in (out / "report.md").read_text()
+    # Both reports show the tail as a log block in the answer, before the statistics.
+    page = (out / "report.html").read_text()
+    assert '<pre class="log">checking input</pre>' in page
+    assert page.index('<pre class="log">') < page.index("<h2>Scenarios</h2>")
+    md = (out / "report.md").read_text()
+    assert "```text\nchecking input\nerror: " in md and md.index("```text") < md.index("## Scenarios")
     # Stopped after the failed cold build, and said so: one build, not six.
     assert len(doc["builds"]) == 1
     assert "the 5 builds after it were not run" in r.stderr

@@ -1,13 +1,12 @@
-"""The directly drawn timeline: valid PNG and SVG, the data visible in both, deterministic bytes."""
+"""The directly drawn timeline: valid SVG with the data visible, deterministic bytes; its PNG (for Markdown
+only) comes from matplotlib."""
 
 from __future__ import annotations
 
-import io
 import re
 import xml.etree.ElementTree as ET
 
 import pytest
-from PIL import Image
 
 from cacheprof.analysis.compare import compare_profiles
 from cacheprof.analysis.profile_stats import analyze
@@ -36,21 +35,6 @@ def bar_spans(svg: bytes) -> list[tuple[float, float]]:
     return [(float(r.get("x")), float(r.get("x")) + float(r.get("width"))) for r in group.iter(f"{SVG_NS}rect")]
 
 
-def png_image(data: bytes) -> Image.Image:
-    im = Image.open(io.BytesIO(data))
-    im.load()
-    return im.convert("RGB")
-
-
-def test_png_is_valid_and_sized_for_its_rows(profile):
-    t = timeline(profile)
-    w, h = assert_png(t.render("png"))
-    assert 900 < w < 1600  # 750 px of plot, the labels and the legend
-    assert h == fast_timeline.layout(t).height and h >= len(STEPS) * fast_timeline.ROW_H
-    more = Timeline("t", tuple(f"step {i}" for i in range(40)), (Bar(0, 0.0, 1.0, "#4caf50"),), "s", 1.0)
-    assert assert_png(more.render("png"))[1] > h + 30 * fast_timeline.ROW_H
-
-
 def test_svg_has_every_label_status_and_the_title(profile):
     svg = timeline(profile).render("svg")
     root = ET.fromstring(svg)
@@ -59,8 +43,7 @@ def test_svg_has_every_label_status_and_the_title(profile):
     labels = analyze(profile).step_labels
     for key in [(stage, pos) for stage, pos, _, _ in STEPS]:
         assert labels[key] in text
-    for status in ("CACHED", "RUN", "ERROR"):
-        assert status in text
+    assert "CACHED" in text and "RUN" in text  # the legend: the statuses of this build
     assert "Timeline: edit:cmd/ (repeat 0, wall " in text
     assert "seconds since the first step started" in text
     assert len(bar_spans(svg)) == len(STEPS)
@@ -74,28 +57,13 @@ def test_bars_take_their_status_colour(profile):
     assert fills == [c, c, c, c, e, c, c]
 
 
-def test_parallel_stages_overlap_in_svg_and_png(profile):
+def test_parallel_stages_overlap(profile):
     """The final stage's FROM runs while the builder stage's FROM does; its last COPY waits for the build."""
     t = timeline(profile, "cold")
     spans = bar_spans(t.render("svg"))
     builder_from, builder_build, final_from, final_copy = spans[0], spans[4], spans[5], spans[6]
     assert final_from[0] < builder_from[1] and builder_from[0] < final_from[1]
     assert final_copy[0] >= builder_build[1] - 0.01
-
-    # The same in pixels: the RUN colour's columns on each bar's row.
-    im = png_image(t.render("png"))
-    lay = fast_timeline.layout(t)
-    run = tuple(int(charts.STATUS_COLORS["RUN"][i:i + 2], 16) for i in (1, 3, 5))
-
-    def columns(row: int) -> range:
-        y = round(lay.row_center(row))
-        xs = [x for x in range(im.width) if im.getpixel((x, y)) == run]
-        assert xs, f"no bar on row {row}"
-        return range(xs[0], xs[-1] + 1)
-
-    a, b = columns(0), columns(5)
-    assert a.start < b.stop and b.start < a.stop
-    assert columns(6).start >= columns(4).stop
 
 
 def test_untimed_steps_are_laid_end_to_end():
@@ -107,27 +75,26 @@ def test_untimed_steps_are_laid_end_to_end():
     assert "laid end to end" in svg_texts(svg)
     spans = bar_spans(svg)
     assert spans[0][1] == pytest.approx(spans[1][0]) and spans[1][1] == pytest.approx(spans[2][0])
-    assert_png(t.render("png"))
+    assert_png(charts.render(t, "png"))
 
 
 def test_empty_build_says_so():
     for t in (charts.timeline_figure(None, scenario="warm"),
               charts.timeline_figure(Build("warm", 0, True, None, 1.0, None, ()))):
         assert "no steps recorded for warm" in svg_texts(t.render("svg"))
-        assert_png(t.render("png"))
+        assert_png(charts.render(t, "png"))
 
 
 def test_same_data_same_bytes_different_data_different_bytes(profile):
-    first = {fmt: timeline(profile).render(fmt) for fmt in ("png", "svg")}
+    first = {fmt: charts.render(timeline(profile), fmt) for fmt in ("png", "svg")}
     # Caches cleared: the bytes come from the data, not from what was drawn before.
     fast_timeline.layout.cache_clear()
-    fast_timeline._text_mask.cache_clear()
-    again = {fmt: timeline(make_profile()).render(fmt) for fmt in ("png", "svg")}
+    again = {fmt: charts.render(timeline(make_profile()), fmt) for fmt in ("png", "svg")}
     assert first == again
     other = make_profile(edit_statuses=[StepStatus.CACHED, *[StepStatus.RUN] * 5, StepStatus.CACHED], scale=2.0)
     for fmt in ("png", "svg"):
-        assert timeline(other).render(fmt) != first[fmt]
-        assert timeline(profile, "cold", repeat=2).render(fmt) != timeline(profile, "cold").render(fmt)
+        assert charts.render(timeline(other), fmt) != first[fmt]
+        assert charts.render(timeline(profile, "cold", repeat=2), fmt) != charts.render(timeline(profile, "cold"), fmt)
 
 
 def test_text_is_escaped_and_long_titles_fit():
@@ -140,18 +107,7 @@ def test_text_is_escaped_and_long_titles_fit():
     title_x, _, title, px, _ = lay.texts[0]
     half = fast_timeline.text_width(title, px) / 2
     assert title_x - half >= 0 and title_x + half <= lay.width
-    assert_png(t.render("png"))
-
-
-def test_many_colours_fall_back_to_rgb():
-    colors = [f"#{i:02x}{255 - i:02x}80" for i in range(0, 240, 3)]
-    t = Timeline("t", tuple(str(i) for i in range(len(colors))),
-                 tuple(Bar(i, float(i), 1.0, c) for i, c in enumerate(colors)), "s", float(len(colors)))
-    im = Image.open(io.BytesIO(t.render("png")))
-    assert im.mode == "RGB"
-    lay = fast_timeline.layout(t)
-    x = round((lay.bars[10][0] + lay.bars[10][2]) / 2)
-    assert im.getpixel((x, round(lay.row_center(10)))) == (30, 225, 128)
+    assert_png(charts.render(t, "png"))
 
 
 def test_ticks_are_round_numbers():
@@ -179,4 +135,9 @@ def test_report_charts_use_it(profile):
     rendered = charts.build_charts(profile, analyze(profile), workers=1)
     expected = timeline(profile)
     assert rendered["timeline_edit-cmd"].svg == expected.render("svg")
-    assert rendered["timeline_edit-cmd"].png == expected.render("png")
+    assert rendered["timeline_edit-cmd"].png == charts.render(expected, "png")
+
+
+def test_the_timeline_itself_draws_no_png():
+    with pytest.raises(ValueError):
+        Timeline("t", ("a",), (Bar(0, 0.0, 1.0, "#4caf50"),), "s", 1.0).render("png")

@@ -67,8 +67,8 @@ def golden_profile() -> Profile:
 
 def stub_charts() -> dict[str, Chart]:
     # Fixed bytes: the golden files must not depend on the matplotlib or FreeType version.
-    names = [("hit_rate", "Cache hit rate per scenario"), ("timeline_cold", "Timeline: cold")]
-    return {n: Chart(n, t, b"\x89PNG\r\n\x1a\nstub-" + n.encode(), b"<svg/>") for n, t in names}
+    names = [("scenario_times", "Wall time per scenario"), ("timeline_cold", "Timeline: cold")]
+    return {n: Chart(n, t, b"\x89PNG\r\n\x1a\nstub-" + n.encode(), f'<svg id="stub-{n}"/>'.encode()) for n, t in names}
 
 
 def check_golden(name: str, text: str) -> None:
@@ -103,22 +103,36 @@ def test_html_content():
     p = golden_profile()
     a = analyze(p)
     page = render_html(p, a, stub_charts())
-    body = page.split('<p class="summary" id="summary">', 1)[1]
+    body = page.split('<p class="summary note" id="summary">', 1)[1]
     assert body.startswith("A change to <code>requirements.txt</code> rebuilds 4 of 6 steps")
-    assert page.count('src="data:image/png;base64,') == 2
+    # Charts are inline SVG: no image data, no files needed beside the page.
+    assert page.count('<svg role="img"') == 2 and "data:image" not in page and "<img" not in page
+    # The answer comes first: the costliest edit in seconds, the fix, the key figures, the failure.
+    answer = page[page.index('<section id="answer">'):page.index("</section>")]
+    assert page.index('<section id="answer">') < page.index("<h2>Scenarios</h2>")
+    assert "An edit of requirements.txt costs 21.2 s" in answer and "<b>Fix:</b>" in answer
+    for label in ("cold", "warm", "edit:src/**", "cache saved (warm)"):
+        assert f'<div class="label">{label}</div>' in answer
+    assert "arg:PIP_INDEX=mirror #0 failed at line 4" in answer
+    # No Markdown leaks: every backtick became <code>.
+    import re
+
+    visible = re.sub(r"<code>.*?</code>|<pre.*?</pre>|<style>.*?</style>", "", page, flags=re.S)
+    assert "`" not in visible
     assert "http://" not in page and "https://" not in page  # opens offline
     assert "27.3.1" in page and "machine cpus" in page
     assert "<td class=\"run\">RUN</td>" in page and "<td class=\"cached\">CACHED</td>" in page
     # An instruction with a pipe stays one Markdown cell.
     md = render_markdown(p, a, stub_charts())
     assert "| `4 RUN pip install -r requirements.txt \\|…` |" in md
-    assert "![Cache hit rate per scenario](charts/hit_rate.png)" in md
+    assert "![Wall time per scenario](charts/scenario_times.png)" in md
 
 
 # --- writer ---------------------------------------------------------------------------------------------
 
 
-EXPECTED_CHARTS = ["hit_rate", "time_saved", "invalidation", "timeline_cold", "timeline_warm",
+# No timeline of warm (every step cached) and no hit-rate chart (a column of the scenario table).
+EXPECTED_CHARTS = ["scenario_times", "time_saved", "invalidation", "timeline_cold",
                    "timeline_edit-src", "timeline_edit-requirements.txt", "timeline_arg-PIP_INDEX-mirror"]
 
 

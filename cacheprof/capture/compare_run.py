@@ -78,6 +78,7 @@ def run_interleaved(
 def measure_pair(plans: dict[str, RunPlan], *, docker_host: str | None, quiet: bool, rounds: int,
                  min_effect: tuple[float, float], check_equivalent: bool, out: Path,
                  reporter: Reporter | None = None, header: tuple[tuple[str, str], ...] = (),
+                 advice: Any = None,
                  ) -> tuple[dict[str, Profile], Comparison, dict[str, Any], BaseException | None]:
     """Run the "before" and "after" plans interleaved, compare them and write the report folder.
 
@@ -101,7 +102,7 @@ def measure_pair(plans: dict[str, RunPlan], *, docker_host: str | None, quiet: b
     comparison = compare_profiles(profiles["before"], profiles["after"], min_effect_ratio=min_effect[0],
                                   min_effect_s=min_effect[1], equivalence=extra.get("equivalence"))
     doc = comparison_to_dict(comparison)
-    write_compare_outputs(out, profiles, comparison, doc)
+    write_compare_outputs(out, profiles, comparison, doc, advice)
     return profiles, comparison, doc, failure
 
 

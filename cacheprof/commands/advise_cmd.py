@@ -24,6 +24,7 @@ from ..dockerfile import load as load_dockerfile
 from ..dockerfile import parse_text
 from ..errors import UsageError
 from ..model import Builder, Kind, RunPlan, Scenario, parse_build_arg, parse_scenario
+from ..render.compare_report import AdviceSection
 from ..render.compare_table import render_comparison
 from ..render.terminal import fit_width
 from .options import build_options, parse_min_effect, progress_option, report_options
@@ -191,7 +192,10 @@ def advise(context: Path, dockerfile: Path | None, measure: bool, write_path: Pa
         try:
             profiles, comparison, cdoc, failure = measure_pair(
                 plans, docker_host=docker_host, quiet=quiet, rounds=repeat, min_effect=(ratio, seconds),
-                check_equivalent=True, out=out, reporter=live, header=header)
+                check_equivalent=True, out=out, reporter=live, header=header,
+                advice=AdviceSection(str(dockerfile or df),
+                                     tuple(f"[{f.severity}] line {f.line}: {f.message}" for f in findings),
+                                     proposed, diff))
         finally:
             live.close()
     finally:

@@ -2,8 +2,9 @@
 
 Figures are built with matplotlib's object API on the Agg canvas (no pyplot, so no global figure
 state and no display needed). SVG keeps text as text (`svg.fonttype = none`) so a chart's labels can be
-searched, and carries no date so the same data gives the same bytes. The per-scenario timelines are the
-exception: they are drawn without matplotlib by `fast_timeline` (same look, a fraction of the cost).
+searched, and carries no date so the same data gives the same bytes. The per-scenario timelines' SVG is
+drawn without matplotlib by `timeline` (same look, a fraction of the cost); their PNG, which only the
+Markdown report links, is drawn by matplotlib.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from ..analysis.profile_stats import Analysis, fmt_s, step_seconds, truncate
-from ..model import Build, Profile
+from ..model import Build, Profile, StepStatus
 from .timeline import Bar, Timeline
 
 STATUS_COLORS = {"CACHED": "#4caf50", "PULLED": "#42a5f5", "RUN": "#ff9800", "ERROR": "#e53935",
@@ -82,11 +83,14 @@ def render(fig: Figure | Timeline, fmt: str) -> bytes:
     if fmt not in FORMATS:
         raise ValueError(f"unknown chart format {fmt!r}")
     if isinstance(fig, Timeline):
-        return fig.render(fmt)
+        if fmt == "svg":
+            return fig.render("svg")
+        fig = timeline_png_figure(fig)  # a PNG only for Markdown, drawn by matplotlib
     buf = io.BytesIO()
     meta = {"Date": None} if fmt == "svg" else {"Software": None}
     with matplotlib.rc_context(_RC):
-        fig.savefig(buf, format=fmt, metadata=meta)
+        # A tight box grows the canvas to every label: nothing is clipped, whatever the label lengths.
+        fig.savefig(buf, format=fmt, metadata=meta, bbox_inches="tight", pad_inches=0.1)
     return buf.getvalue()
 
 
@@ -132,8 +136,13 @@ def pick_build(profile: Profile, scenario: str, repeat: int | None = None) -> Bu
     return builds[0] if builds else None
 
 
+def is_noop(build: Build | None) -> bool:
+    """A build in which no step did work (every step cached): its timeline would draw slivers as if work."""
+    return build is None or all(s.status is StepStatus.CACHED for s in build.steps)
+
+
 def timeline_figure(build: Build | None, labels: Mapping[tuple[str, int], str] | None = None,
-                    scenario: str = "") -> Timeline:
+                    scenario: str = "", xmax: float | None = None) -> Timeline:
     """Gantt chart of one build: steps on y, seconds on x, coloured by cache status.
 
     Steps of parallel stages overlap on the time axis. Without timestamps (some classic-builder logs)
@@ -161,13 +170,66 @@ def timeline_figure(build: Build | None, labels: Mapping[tuple[str, int], str] |
             spans.append((t, d))
             t += d
     total = max((a + d for a, d in spans), default=0.0) or 1.0
+    # A shared axis (compare's BEFORE and AFTER) is passed in; else the build's own span.
+    axis = max(xmax, total * 1.02) if xmax else total * 1.02
     # A cached step takes ~0 s; give it a sliver of width so it stays visible.
     bars = tuple(Bar(i, a, max(d, total * 0.004), STATUS_COLORS[str(s.status)])
                  for i, (s, (a, d)) in enumerate(zip(steps, spans, strict=True)))
     return Timeline(
         title=f"Timeline: {scenario} (repeat {build.repeat}, wall {fmt_s(build.duration_s)})",
-        rows=tuple(names), bars=bars, xmax=total * 1.02, legend=tuple(STATUS_COLORS.items()),
+        rows=tuple(names), bars=bars, xmax=axis,
+        legend=tuple((s, c) for s, c in STATUS_COLORS.items() if s in {str(x.status) for x in steps}),
         xlabel="seconds since the first step started" if timed else "seconds (steps laid end to end)")
+
+
+def timeline_png_figure(t: Timeline) -> Figure:
+    """The same timeline drawn by matplotlib (for the PNG that Markdown links)."""
+    with matplotlib.rc_context(_RC):
+        if not t.rows:
+            return _empty(t.message)
+        fig, ax = _frame(7.5, 0.26 * len(t.rows) + 0.2, left=_text_in(t.rows) + 0.3, right=1.4)
+        for b in t.bars:
+            ax.broken_barh([(b.start, b.width)], (b.row - 0.35, 0.7), facecolors=b.color, edgecolor="#333333",
+                           linewidth=0.5)
+        _row_labels(ax, t.rows)
+        ax.set_ylim(len(t.rows) - 0.5, -0.5)
+        ax.set_xlim(0, t.xmax)
+        _titles(ax, t.title, t.xlabel)
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(handles=[Patch(color=c, label=s) for s, c in t.legend], loc="upper left", bbox_to_anchor=(1.01, 1),
+                  fontsize=8)
+        return fig
+
+
+# --- scenario times ---------------------------------------------------------------------------------
+
+
+def scenario_times_figure(profile: Profile) -> Figure:
+    """Median wall seconds per scenario (ok builds), whiskers from the fastest to the slowest build: both
+    ends are measured times, so a whisker never goes below zero."""
+    with matplotlib.rc_context(_RC):
+        rows = []
+        for name in profile.scenario_names:
+            walls = sorted(b.duration_s for b in profile.builds_of(name) if b.ok and b.duration_s is not None)
+            if walls:
+                rows.append((name, float(np.median(walls)), walls[0], walls[-1], len(walls)))
+        if not rows:
+            return _empty("no successful builds to time")
+        names = [f"{n} (n={k})" for n, _, _, _, k in rows]
+        fig, ax = _frame(6.0, 0.3 * len(rows) + 0.2, left=_text_in(names) + 0.3, right=0.6)
+        ys = np.arange(len(rows))
+        meds = np.array([m for _, m, _, _, _ in rows])
+        lo = meds - np.array([a for _, _, a, _, _ in rows])
+        hi = np.array([b for _, _, _, b, _ in rows]) - meds
+        ax.barh(ys, meds, height=0.6, color=_PALETTE[0], xerr=[lo, hi], capsize=3, ecolor="#333333")
+        for y, (_, m, _, top, _) in zip(ys, rows, strict=True):
+            ax.text(top, y, f"  {m:.2f} s", va="center", fontsize=8)
+        _row_labels(ax, names)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.set_xlim(0, max(b for _, _, _, b, _ in rows) * 1.2)
+        _titles(ax, "Wall time per scenario: median, whiskers fastest to slowest build", "seconds")
+        ax.grid(axis="x", alpha=0.3)
+        return fig
 
 
 # --- per-step time ----------------------------------------------------------------------------------
@@ -186,21 +248,23 @@ def time_saved_figure(analysis: Analysis) -> Figure:
         step_names = [analysis.step_labels[k] for k in keys]
         fig, ax = _frame(6.5, len(keys) * (0.08 * len(names) + 0.14), left=_text_in(step_names) + 0.3,
                          right=_text_in(names) * 0.85 + 0.7, top=0.6)
-        ps = analysis.per_step.set_index(["scenario", "key"])["median_s"]
+        indexed = analysis.per_step.set_index(["scenario", "key"])
+        ps, mode = indexed["median_s"], indexed["status_mode"]
         group = 0.8
         bar = group / len(names)
         ys = np.arange(len(keys))
         for i, name in enumerate(names):
-            vals = [ps.get((name, k), np.nan) for k in keys]
-            vals = [0.0 if v is None or np.isnan(v) else float(v) for v in vals]
-            ax.barh(ys - group / 2 + bar * (i + 0.5), vals, height=bar, label=name,
-                    color=_PALETTE[i % len(_PALETTE)])
+            # Only steps that did work get a bar: a cached step's ~0 s bar would stand for nothing.
+            worked = [(y, float(ps[(name, k)])) for y, k in zip(ys, keys, strict=True)
+                      if (name, k) in ps.index and mode[(name, k)] != "CACHED" and not np.isnan(ps[(name, k)])]
+            ax.barh([y - group / 2 + bar * (i + 0.5) for y, _ in worked], [v for _, v in worked], height=bar,
+                    label=name, color=_PALETTE[i % len(_PALETTE)])
         _row_labels(ax, step_names)
         ax.set_ylim(len(keys) - 0.5, -0.5)
         left_out = len(edits) - len(shown_edits)
         more = f" ({left_out} cheaper edits not shown)" if left_out else ""
-        _titles(ax, f"Per-step median time: cold vs warm vs each edit{more}\n"
-                "the gap to cold is what the cache saves", "median seconds per step")
+        _titles(ax, f"Per-step median time of the steps that ran: cold vs warm vs each edit{more}\n"
+                "no bar: the step was cached", "median seconds per step")
         ax.grid(axis="x", alpha=0.3)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, framealpha=0.9)
         return fig
@@ -238,29 +302,6 @@ def invalidation_figure(analysis: Analysis) -> Figure:
         ax.vlines(np.arange(0.5, cols - 1, 1), -0.5, rows - 0.5, color="white", linewidth=1)
         _titles(ax, "Invalidation map: which steps each edit rebuilds\n(row label: median rebuild time)")
         _status_legend(ax, "upper left", [Patch(color=MISSING_COLOR, label="not run")], anchor=(1.01, 1.0))
-        return fig
-
-
-# --- hit rate -------------------------------------------------------------------------------------------
-
-
-def hit_rate_figure(analysis: Analysis) -> Figure:
-    """Cache hit rate per scenario: cached RUN/COPY/ADD steps / RUN/COPY/ADD steps of the ok builds."""
-    with matplotlib.rc_context(_RC):
-        sc = analysis.scenarios
-        if sc.empty:
-            return _empty("no scenarios")
-        fig, ax = _frame(5.5, 0.28 * len(sc) + 0.2, left=_text_in(sc.index) + 0.3)
-        rates = sc["hit_rate"].fillna(0.0).to_numpy() * 100
-        ys = np.arange(len(sc))
-        ax.barh(ys, rates, color=STATUS_COLORS["CACHED"], height=0.6)
-        for y, r, hr in zip(ys, rates, sc["hit_rate"], strict=True):
-            ax.text(min(r, 100) + 1, y, "n/a" if np.isnan(hr) else f"{r:.0f}%", va="center", fontsize=8)
-        _row_labels(ax, [str(n) for n in sc.index])
-        ax.set_ylim(len(sc) - 0.5, -0.5)
-        ax.set_xlim(0, 112)
-        _titles(ax, "Cache hit rate per scenario", "CACHED RUN/COPY/ADD steps / RUN/COPY/ADD steps (%)")
-        ax.grid(axis="x", alpha=0.3)
         return fig
 
 
@@ -303,7 +344,7 @@ def layer_size_figure(build: Build | None, labels: Mapping[tuple[str, int], str]
 # (stem, title, figure builder name, builder arguments): plain data, so a worker process can render it.
 _Job = tuple[str, str, str, tuple[Any, ...]]
 _BUILDERS: dict[str, Callable[..., Figure | Timeline]] = {
-    "hit_rate": hit_rate_figure,
+    "scenario_times": scenario_times_figure,
     "time_saved": time_saved_figure,
     "invalidation": invalidation_figure,
     "timeline": timeline_figure,
@@ -313,7 +354,7 @@ _BUILDERS: dict[str, Callable[..., Figure | Timeline]] = {
 _POOL_MIN_JOBS = 8
 # Pool submission order, dearest first, so the matplotlib charts (hundreds of ms each) start at once and
 # the timelines (milliseconds each) fill the gaps instead of leaving one worker idle at the end.
-_COST_RANK = {"invalidation": 0, "time_saved": 1, "hit_rate": 2, "layer_sizes": 2, "timeline": 3}
+_COST_RANK = {"invalidation": 0, "time_saved": 1, "scenario_times": 2, "layer_sizes": 2, "timeline": 3}
 
 
 def _render_job(job: _Job) -> Chart:
@@ -328,10 +369,12 @@ def build_charts(profile: Profile, analysis: Analysis, *, workers: int | None = 
     matplotlib's text rendering is what costs (tens of ms per label on a slow machine), so with many
     charts they are rendered in `workers` processes (default: one per CPU); workers=1 renders here.
     """
-    jobs: list[_Job] = [
-        ("hit_rate", "Cache hit rate per scenario", "hit_rate", (analysis,)),
-        ("time_saved", "Per-step time: cold vs warm vs each edit", "time_saved", (analysis,)),
-    ]
+    jobs: list[_Job] = []
+    # Picked for what they show: a chart of one row would repeat the table above it.
+    if len(profile.scenario_names) > 1:
+        jobs.append(("scenario_times", "Wall time per scenario", "scenario_times", (profile,)))
+    if analysis.step_order and not analysis.per_step.empty:
+        jobs.append(("time_saved", "Per-step time: cold vs warm vs each edit", "time_saved", (analysis,)))
     if analysis.edits:
         jobs.append(("invalidation", "Invalidation map", "invalidation", (analysis,)))
     sized = sized_build(profile)
@@ -339,12 +382,15 @@ def build_charts(profile: Profile, analysis: Analysis, *, workers: int | None = 
         jobs.append(("layer_sizes", "Layer size per step", "layer_sizes", (sized, analysis.step_labels)))
     used: set[str] = set()
     for name in profile.scenario_names:
+        build = pick_build(profile, name)
+        if build is None or is_noop(build) or len(build.steps) < 2:
+            continue  # every step cached: nothing ran, so no timeline drawn as if it were work
         stem = f"timeline_{slug(name)}"
         while stem in used:
             stem += "_"
         used.add(stem)
         jobs.append((stem, f"Timeline: {name}", "timeline",
-                     (pick_build(profile, name), analysis.step_labels, name)))
+                     (build, analysis.step_labels, name)))
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers > 1 and len(jobs) >= _POOL_MIN_JOBS:
         # fork: workers inherit the loaded modules, so nothing is imported twice.

@@ -1,14 +1,29 @@
-"""The comparison's report: side-by-side chart per scenario, the two timelines of the most telling
-scenario, and Markdown/HTML pages. Renderers return text or bytes; `write_compare_report` writes them."""
+"""The comparison's report (compare, and advise --measure): the verdict first, then the table, the ranked
+step changes, the image check, failures with their log tails, for advise the finding, proposed Dockerfile
+and diff, then charts (inline SVG in HTML, PNG files beside Markdown). Renderers return text or bytes;
+`write_compare_report` writes them. Same page style as the profile report (render.page)."""
 
 from __future__ import annotations
 
-import base64
-import html
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..analysis.compare import Comparison, ScenarioComparison
+from .answer import failures
 from .compare_sizes import size_lines, transfer_lines
+from .compare_table import ranked_changes
+from .page import answer_box, esc, failure_box, inline_code, page, svg_figure
+from .verdict import TIMES, compare_verdict_lines
+
+
+@dataclass(frozen=True)
+class AdviceSection:
+    """What `advise --measure` proposes: the findings, the proposed Dockerfile and its diff."""
+
+    dockerfile: str
+    findings: tuple[str, ...]  # one line each, e.g. "[problem] line 3: COPY . . before ..."
+    proposed: str
+    diff: str
 
 
 def most_telling(c: Comparison) -> ScenarioComparison | None:
@@ -17,48 +32,9 @@ def most_telling(c: Comparison) -> ScenarioComparison | None:
     return max(scored, key=lambda s: abs(s.diff_s or 0.0)) if scored else None
 
 
-def side_interval(runs: tuple[float, ...]) -> tuple[float, float] | None:
-    """Student-t 95% interval of one side's mean seconds (None with fewer than 2 rounds)."""
-    import statistics
-
-    from ..analysis.compare import t975
-
-    if len(runs) < 2:
-        return None
-    mean = statistics.fmean(runs)
-    half = t975(len(runs) - 1) * statistics.stdev(runs) / len(runs) ** 0.5
-    return (mean - half, mean + half)
-
-
-def scenario_chart(s: ScenarioComparison, fmt: str) -> bytes:
-    """BEFORE and AFTER side by side for one scenario: median bars, whiskers of each side's 95% interval,
-    and the rounds as dots."""
-    from matplotlib.figure import Figure
-
-    from .charts import render
-
-    fig = Figure(figsize=(4.2, 3.6))
-    ax = fig.add_subplot(1, 1, 1)
-    for x, side, color in ((0, s.before, "#8c8c8c"), (1, s.after, "#2b7bba")):
-        m = side.median_s or 0.0
-        ci = side_interval(side.runs_s)
-        err = [[max(0.0, m - ci[0])], [max(0.0, ci[1] - m)]] if ci else None
-        ax.bar([x], [m], 0.6, yerr=err, capsize=6, color=color)
-        ax.plot([x] * len(side.runs_s), side.runs_s, "o", color="black", markersize=3)
-    ax.set_xticks([0, 1])
-    ax.set_xticklabels(["BEFORE", "AFTER"])
-    ax.set_ylabel("seconds")
-    title = s.scenario if len(s.scenario) <= 36 else s.scenario[:33] + "..."
-    diff = f"{s.diff_s:+.2f} s" if s.diff_s is not None else "-"
-    ax.set_title(f"{title}\n{s.verdict} ({diff})", fontsize=10)
-    ax.margins(y=0.15)
-    fig.tight_layout()
-    return render(fig, fmt)
-
-
 def side_by_side_chart(c: Comparison, fmt: str) -> bytes:
     """All scenarios in one chart: median bars, BEFORE beside AFTER, whiskers from the fastest to the
-    slowest round, the verdict above each pair."""
+    slowest round (measured times, so never below zero), the verdict above each pair."""
     from matplotlib.figure import Figure
 
     from .charts import render
@@ -78,38 +54,44 @@ def side_by_side_chart(c: Comparison, fmt: str) -> bytes:
         xs = [i + offset for i in range(len(names))]
         ax.bar(xs, meds, width, yerr=[lo, hi], capsize=4, color=color, label=side.upper())
     ax.set_xticks(range(len(names)))
-    ax.set_xticklabels([n if len(n) <= 24 else n[:21] + "..." for n in names], rotation=20, ha="right", fontsize=8)
+    ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
     for i, s in enumerate(c.scenarios):
         top = max([*s.before.runs_s, *s.after.runs_s, 0.0])
         ax.annotate(s.verdict, (i, top), xytext=(0, 4), textcoords="offset points", ha="center", va="bottom",
                     fontsize=8)
+    ax.set_ylim(bottom=0)
     ax.margins(y=0.15)
     ax.set_ylabel("seconds (median, whiskers: fastest to slowest round)")
     ax.set_title("BEFORE vs AFTER per scenario")
     ax.legend()
-    fig.tight_layout()
     return render(fig, fmt)
 
 
 def all_charts(c: Comparison, fmt: str) -> dict[str, bytes]:
-    from .charts import slug
-
-    out = {"side_by_side": side_by_side_chart(c, fmt)}
-    for s in c.scenarios:
-        out[f"side_by_side_{slug(s.scenario)}"] = scenario_chart(s, fmt)
+    """A side-by-side chart when there are several scenarios (one pair would repeat the table), and the two
+    timelines of the most telling scenario on one time axis."""
+    out: dict[str, bytes] = {}
+    if len(c.scenarios) > 1:
+        out["side_by_side"] = side_by_side_chart(c, fmt)
     out.update(timelines(c, fmt))
     return out
 
 
 def timelines(c: Comparison, fmt: str) -> dict[str, bytes]:
-    from .charts import pick_build, render, slug, timeline_figure
+    from .charts import is_noop, pick_build, render, slug, timeline_figure
 
     s = most_telling(c)
     if s is None:
         return {}
+    builds = {side: pick_build(p, s.scenario) for side, p in (("before", c.before), ("after", c.after))}
+    if all(is_noop(b) for b in builds.values()):
+        return {}
+    # One time axis for both: the same second is the same width on either side.
+    spans = [timeline_figure(b).xmax for b in builds.values() if b is not None and b.steps]
+    shared = max(spans, default=1.0)
     out: dict[str, bytes] = {}
-    for side, profile in (("before", c.before), ("after", c.after)):
-        fig = timeline_figure(pick_build(profile, s.scenario), scenario=f"{side.upper()}: {s.scenario}")
+    for side, build in builds.items():
+        fig = timeline_figure(build, scenario=f"{side.upper()}: {s.scenario}", xmax=shared)
         out[f"timeline_{side}_{slug(s.scenario)}"] = render(fig, fmt)
     return out
 
@@ -122,29 +104,55 @@ def _ci(s: ScenarioComparison) -> str:
     return f"[{s.ci95_s[0]:+.2f}, {s.ci95_s[1]:+.2f}]" if s.ci95_s else "-"
 
 
+def _ratio(s: ScenarioComparison) -> str:
+    b, a = s.before.median_s, s.after.median_s
+    if not b or not a:
+        return "-"
+    return f"{b / a:.1f}{TIMES}" if a < b else f"{b / a:.2f}{TIMES}"
+
+
 def summary_lines(c: Comparison) -> list[str]:
+    return compare_verdict_lines(c)
+
+
+def _after_label(c: Comparison, advice: AdviceSection | None) -> str:
+    # advise's proposal lives in a temporary file that is gone by now: point at the section instead.
+    return "the proposed Dockerfile (below)" if advice is not None else c.after.dockerfile
+
+
+def _failures(c: Comparison) -> list[tuple[str, str, tuple[str, ...], str]]:
     out = []
-    for s in c.scenarios:
-        if s.verdict in ("faster", "slower") and s.diff_s is not None:
-            out.append(f"AFTER is {s.verdict} on {s.scenario}: {abs(s.diff_s):.2f} s "
-                       f"({_fmt(s.before.median_s)} s to {_fmt(s.after.median_s)} s)")
-        else:
-            out.append(f"{s.scenario}: {s.verdict}")
+    for side, profile in (("BEFORE", c.before), ("AFTER", c.after)):
+        for f in failures(profile):
+            at = f"line {f.line}: " if f.line is not None else ""
+            out.append((side, f"{side} {f.scenario} #{f.repeat} failed at {at}`{f.instruction}`", f.log_tail,
+                        f.error))
     return out
 
 
-def render_markdown(c: Comparison, chart_names: list[str]) -> str:
-    lines = ["# cacheprof compare", "", f"- BEFORE: `{c.before.dockerfile}`", f"- AFTER: `{c.after.dockerfile}`",
-             f"- context: `{c.before.context}`, builder: {c.before.builder}", ""]
-    lines += [f"- {x}" for x in summary_lines(c)]
-    lines += ["", "| scenario | before s | after s | diff s | ratio | 95% CI of diff | verdict |",
+def _title(c: Comparison, advice: AdviceSection | None) -> tuple[str, str]:
+    if advice is not None:
+        return "advise", advice.dockerfile
+    return "compare", f"{c.before.dockerfile} vs {c.after.dockerfile}"
+
+
+def render_markdown(c: Comparison, chart_names: list[str], advice: AdviceSection | None = None) -> str:
+    kind, title = _title(c, advice)
+    verdicts = summary_lines(c)
+    lines = [f"# cacheprof {kind}: `{title}`", ""]
+    if verdicts:
+        lines += [f"**{verdicts[0]}**", ""] + [f"- {x}" for x in verdicts[1:]] + [""]
+    lines += [f"- BEFORE: `{c.before.dockerfile}`", f"- AFTER: {_md_path(_after_label(c, advice), advice)}",
+              f"- context: `{c.before.context}`, builder: {c.before.builder}", ""]
+    lines += ["| scenario | before s | after s | diff s | speed-up | 95% CI of diff | verdict |",
               "| --- | ---: | ---: | ---: | ---: | --- | --- |"]
     for s in c.scenarios:
         lines.append(f"| `{s.scenario}` | {_fmt(s.before.median_s)} | {_fmt(s.after.median_s)} | "
-                     f"{_fmt(s.diff_s, '{:+.2f}')} | {_fmt(s.ratio)} | {_ci(s)} | {s.verdict} |")
-    if c.changes:
-        lines += ["", "## Steps whose cache status changed", ""]
-        lines += [f"- {ch.message}" for ch in c.changes]
+                     f"{_fmt(s.diff_s, '{:+.2f}')} | {_ratio(s)} | {_ci(s)} | {s.verdict} |")
+    changes = ranked_changes(c)
+    if changes:
+        lines += ["", "## Steps whose cache status changed (costliest first)", ""]
+        lines += [f"- {x}" for x in changes]
     if transfer_lines(c):
         lines += ["", "## Context transfer", ""] + [f"- {x}" for x in transfer_lines(c)]
     if size_lines(c):
@@ -156,48 +164,75 @@ def render_markdown(c: Comparison, chart_names: list[str]) -> str:
                   f"({c.equivalence.get('files_compared', 0)} paths compared)"]
         lines += [f"- {d}" for d in c.equivalence.get("differences", [])]
         lines += [f"- note: {n}" for n in c.equivalence.get("notes", [])]
-    lines += ["", "## Charts", ""] + [f"![{n}](charts/{n}.png)" for n in chart_names]
+    for _, head, tail, error in _failures(c):
+        lines += ["", f"**{head}**", "", "```text", *tail, f"error: {error}", "```"]
+    if advice is not None:
+        lines += ["", "## The advice", ""] + [f"- {f}" for f in advice.findings]
+        lines += ["", "### Proposed Dockerfile", "", "```dockerfile", advice.proposed.rstrip("\n"), "```",
+                  "", "### Diff", "", "```diff", advice.diff.rstrip("\n"), "```"]
+    if chart_names:
+        lines += ["", "## Charts", ""] + [f"![{n}](charts/{n}.png)" for n in chart_names]
     lines += ["", "Per-side reports: [before](before/report.md), [after](after/report.md)", ""]
     return "\n".join(lines)
 
 
-def render_html(c: Comparison, charts_png: dict[str, bytes]) -> str:
+def _md_path(label: str, advice: AdviceSection | None) -> str:
+    return label if advice is not None else f"`{label}`"
+
+
+def render_html(c: Comparison, charts_svg: dict[str, bytes], advice: AdviceSection | None = None) -> str:
+    kind, title = _title(c, advice)
+    verdicts = summary_lines(c)
+    figures = [(s.scenario, f"{_fmt(s.before.median_s)} → {_fmt(s.after.median_s)} s",
+                f"{_ratio(s)}, n={min(len(s.before.runs_s), len(s.after.runs_s))}") for s in c.scenarios]
+    rest = "".join(f"<li>{inline_code(x)}</li>" for x in verdicts[1:])
+    extra = [f"<ul class='summary'>{rest}</ul>"] if rest else []
+    extra += [failure_box(head, tail, error) for _, head, tail, error in _failures(c)]
+    body = [answer_box(verdicts[0] if verdicts else "No scenarios were compared.", "", figures, extra)]
+    after = (f"<a href=\"#advice\">{esc(_after_label(c, advice))}</a>" if advice is not None
+             else f"<code>{esc(c.after.dockerfile)}</code>")
+    body.append(f"<p>BEFORE <code>{esc(c.before.dockerfile)}</code><br>AFTER {after}<br>"
+                f"context <code>{esc(c.before.context)}</code>, builder {esc(c.before.builder)}</p>")
     rows = "".join(
-        f"<tr><td>{html.escape(s.scenario)}</td><td>{_fmt(s.before.median_s)}</td><td>{_fmt(s.after.median_s)}</td>"
-        f"<td>{_fmt(s.diff_s, '{:+.2f}')}</td><td>{_fmt(s.ratio)}</td><td>{_ci(s)}</td><td>{s.verdict}</td></tr>"
+        f"<tr><td><code>{esc(s.scenario)}</code></td><td class='num'>{_fmt(s.before.median_s)}</td>"
+        f"<td class='num'>{_fmt(s.after.median_s)}</td><td class='num'>{_fmt(s.diff_s, '{:+.2f}')}</td>"
+        f"<td class='num'>{_ratio(s)}</td><td>{_ci(s)}</td><td>{esc(s.verdict)}</td></tr>"
         for s in c.scenarios
     )
-    changes = "".join(f"<li>{html.escape(ch.message)}</li>" for ch in c.changes)
-    imgs = "".join(
-        f'<figure><img alt="{html.escape(n)}" src="data:image/png;base64,{base64.b64encode(b).decode()}"></figure>'
-        for n, b in charts_png.items()
-    )
-    summary = "".join(f"<li>{html.escape(x)}</li>" for x in summary_lines(c))
-    eq = ""
+    body += ["<h2>Scenarios</h2>", "<div class='scroll'><table><thead><tr><th>scenario</th><th>before s</th>"
+             "<th>after s</th><th>diff s</th><th>speed-up</th><th>95% CI of diff</th><th>verdict</th></tr></thead>"
+             f"<tbody>{rows}</tbody></table></div>"]
+    changes = ranked_changes(c)
+    if changes:
+        body += ["<h2>Steps whose cache status changed (costliest first)</h2>",
+                 "<ul>" + "".join(f"<li>{inline_code(x)}</li>" for x in changes) + "</ul>"]
     if transfer_lines(c):
-        items = "".join(f"<li>{html.escape(x)}</li>" for x in transfer_lines(c))
-        eq += f"<h2>Context transfer</h2><ul>{items}</ul>"
+        body += ["<h2>Context transfer</h2>",
+                 "<ul>" + "".join(f"<li>{inline_code(x)}</li>" for x in transfer_lines(c)) + "</ul>"]
     if size_lines(c):
         head, *steps = size_lines(c, limit=None)
-        eq += (f"<h2>Image size</h2><p>{html.escape(head)}</p><ul>"
-               + "".join(f"<li>{html.escape(x.strip())}</li>" for x in steps) + "</ul>")
+        body += ["<h2>Image size</h2>", f"<p>{inline_code(head)}</p>",
+                 "<ul>" + "".join(f"<li>{inline_code(x.strip())}</li>" for x in steps) + "</ul>"]
     if c.equivalence is not None:
-        diffs = "".join(f"<li>{html.escape(d)}</li>" for d in c.equivalence.get("differences", []))
-        eq += (f"<h2>Final images</h2><p>Equivalent: <b>{'yes' if c.equivalence.get('equivalent') else 'no'}</b></p>"
-              f"<ul>{diffs}</ul>")
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>cacheprof compare</title>"
-        "<style>body{font-family:sans-serif;max-width:70em;margin:auto}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:2px 8px}img{max-width:100%}</style></head><body>"
-        f"<h1>cacheprof compare</h1><p>BEFORE <code>{html.escape(c.before.dockerfile)}</code><br>"
-        f"AFTER <code>{html.escape(c.after.dockerfile)}</code></p><ul class='summary'>{summary}</ul>"
-        "<table><tr><th>scenario</th><th>before s</th><th>after s</th><th>diff s</th><th>ratio</th>"
-        f"<th>95% CI of diff</th><th>verdict</th></tr>{rows}</table>"
-        f"<h2>Steps whose cache status changed</h2><ul>{changes}</ul>{eq}<h2>Charts</h2>{imgs}</body></html>\n"
-    )
+        diffs = "".join(f"<li>{esc(d)}</li>" for d in c.equivalence.get("differences", []))
+        notes = "".join(f"<li class='note'>{esc(n)}</li>" for n in c.equivalence.get("notes", []))
+        body += ["<h2>Final images</h2>",
+                 f"<p>Equivalent: <b>{'yes' if c.equivalence.get('equivalent') else 'no'}</b> "
+                 f"({int(c.equivalence.get('files_compared', 0))} paths compared)</p><ul>{diffs}{notes}</ul>"]
+    if advice is not None:
+        body += ["<h2 id='advice'>The advice</h2>",
+                 "<ul>" + "".join(f"<li>{inline_code(f)}</li>" for f in advice.findings) + "</ul>",
+                 "<h3>Proposed Dockerfile</h3>", f"<pre>{esc(advice.proposed)}</pre>",
+                 "<h3>Diff</h3>", f"<pre>{esc(advice.diff)}</pre>"]
+    if charts_svg:
+        body.append("<h2>Charts</h2>")
+        body += [svg_figure(name, name.replace("_", " "), svg) for name, svg in charts_svg.items()]
+    body.append("<p class='note'>Per-side reports: <a href='before/report.html'>before</a>, "
+                "<a href='after/report.html'>after</a></p>")
+    return page(kind, title, body)
 
 
-def write_compare_report(out: Path, c: Comparison) -> list[Path]:
+def write_compare_report(out: Path, c: Comparison, advice: AdviceSection | None = None) -> list[Path]:
     charts_dir = out / "charts"
     charts_dir.mkdir(parents=True, exist_ok=True)
     png = all_charts(c, "png")
@@ -208,6 +243,6 @@ def write_compare_report(out: Path, c: Comparison) -> list[Path]:
             p = charts_dir / f"{name}.{ext}"
             p.write_bytes(data)
             written.append(p)
-    (out / "compare.md").write_text(render_markdown(c, list(png)))
-    (out / "compare.html").write_text(render_html(c, png))
+    (out / "compare.md").write_text(render_markdown(c, list(png), advice))
+    (out / "compare.html").write_text(render_html(c, svg, advice))
     return [*written, out / "compare.md", out / "compare.html"]

@@ -1,15 +1,15 @@
 """HTML and Markdown reports from a Profile, its Analysis and its charts. Renderers return text only.
 
-Both carry the same content in the same order: the plain-words summary, the per-scenario table, the
-edit table and invalidation map, the per-step table, critical paths, the charts, engine and machine.
+Both carry the same content in the same order: first the answer (the costliest edit and what it rebuilds,
+the fix in one sentence, the key figures, failures with their log tails), then the statistics: the
+per-scenario table, the edit table and invalidation map, the per-step table, critical paths, the charts
+(inline SVG in HTML, PNG files beside Markdown), engine and machine.
 Output is deterministic: the only date shown is the profile's own `created`, floats have fixed formats.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import re
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +18,9 @@ import numpy as np
 
 from ..analysis.profile_stats import Analysis, fmt_count
 from ..model import Profile
+from .answer import Failure, answer
 from .charts import Chart, sized_build
+from .page import answer_box, failure_box, inline_code, page, svg_figure
 
 _DASH = "\u2013"  # en dash: no value
 
@@ -200,23 +202,6 @@ _STEP_NOTE = (
 
 # --- HTML ---------------------------------------------------------------------------------------------------
 
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; padding: 0 1em; color: #222; }
-.summary { font-size: 1.15em; background: #f3f7ff; border-left: 4px solid #3b6fd8; padding: .8em 1em; }
-table { border-collapse: collapse; margin: .5em 0 1.5em; font-size: .9em; }
-th, td { border: 1px solid #ccc; padding: .25em .5em; text-align: left; vertical-align: top; }
-th { background: #f0f0f0; }
-td.cached { background: #c8e6c9; } td.run { background: #ffe0b2; } td.error { background: #ffcdd2; }
-figure { margin: 1em 0 2em; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-.note { color: #555; font-size: .9em; }
-.scroll { overflow-x: auto; }
-"""
-
-
-def _inline_code_html(text: str) -> str:
-    """Escape, then turn `x` into <code>x</code> (the summary uses backticks for paths)."""
-    return re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(text))
-
 
 def _html_table(t: _Table) -> str:
     out = ['<div class="scroll"><table>', "<thead><tr>"]
@@ -227,49 +212,63 @@ def _html_table(t: _Table) -> str:
         cells = []
         for j, cell in enumerate(row):
             attr = f' class="{cls[j]}"' if j < len(cls) and cls[j] else ""
-            body = f"<code>{html.escape(cell)}</code>" if j in t.code else html.escape(cell)
+            body = f"<code>{html.escape(cell)}</code>" if j in t.code and cell != _DASH else html.escape(cell)
             cells.append(f"<td{attr}>{body}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")
     return "\n".join(out)
 
 
+def _failure_title(f: Failure) -> str:
+    at = f"line {f.line}: " if f.line is not None else ""
+    step = f"`{f.instruction}`" if f.instruction else "before its first step"
+    return f"{f.scenario} #{f.repeat} failed at {at}{step}"
+
+
+def _not_run(profile: Profile) -> str:
+    missing = [n for n in profile.scenario_names if not profile.builds_of(n)]
+    return f"Not run, as they would fail the same way: {', '.join(missing)}." if missing else ""
+
+
 def render_html(profile: Profile, analysis: Analysis, charts: Mapping[str, Chart]) -> str:
-    """A self-contained page: charts embedded as PNG data URIs, no external resources."""
+    """A self-contained page: the answer first, statistics below, charts as inline SVG."""
     a = analysis
-    title = f"cacheprof report: {profile.dockerfile}"
-    parts = [
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
-        f"<h1>{html.escape(title)}</h1>",
-        f'<p class="summary" id="summary">{_inline_code_html(a.summary)}</p>',
+    ans = answer(profile, a)
+    extra = [failure_box(_failure_title(f), f.log_tail, f.error) for f in ans.failures]
+    if (not_run := _not_run(profile)):
+        extra.append(f'<p class="note">{html.escape(not_run)}</p>')
+    body = [
+        answer_box(ans.headline, ans.fix, ans.figures, extra),
+        f'<p class="summary note" id="summary">{inline_code(a.summary)}</p>',
         "<h2>Scenarios</h2>", _html_table(_scenario_table(a)),
     ]
     if a.edits:
-        parts += ["<h2>Edits: what each change invalidates</h2>", _html_table(_edit_table(a)),
-                  "<h3>Invalidation map</h3>", _html_table(_map_table(a))]
-    parts += ["<h2>Steps</h2>", f'<p class="note">{html.escape(_STEP_NOTE)}</p>', _html_table(_step_table(a))]
+        body += ["<h2>Edits: what each change invalidates</h2>", _html_table(_edit_table(a)),
+                 "<h3>Invalidation map</h3>", _html_table(_map_table(a))]
+    body += ["<h2>Steps</h2>", f'<p class="note">{html.escape(_STEP_NOTE)}</p>', _html_table(_step_table(a))]
     if a.critical_paths:
-        parts += ["<h2>Wall time and critical path</h2>", f'<p class="note">{html.escape(_PATH_NOTE)}</p>',
-                  _html_table(_path_table(a))]
+        body += ["<h2>Wall time and critical path</h2>", f'<p class="note">{html.escape(_PATH_NOTE)}</p>',
+                 _html_table(_path_table(a))]
     transfer, layers = _transfer_table(profile), _layer_table(profile, a)
     if transfer is not None:
-        parts += ["<h2>Context transfer</h2>", f'<p class="note">{html.escape(_TRANSFER_NOTE)}</p>',
-                  _html_table(transfer)]
+        body += ["<h2>Context transfer</h2>", f'<p class="note">{html.escape(_TRANSFER_NOTE)}</p>',
+                 _html_table(transfer)]
     if layers is not None:
-        parts += ["<h2>Image layers</h2>", f'<p class="note">{html.escape(_LAYER_NOTE)}</p>', _html_table(layers)]
+        body += ["<h2>Image layers</h2>", f'<p class="note">{html.escape(_LAYER_NOTE)}</p>', _html_table(layers)]
     if charts:
-        parts.append("<h2>Charts</h2>")
-    for c in charts.values():
-        data = base64.b64encode(c.png).decode("ascii")
-        parts.append(
-            f'<figure id="chart-{html.escape(c.name)}"><img src="data:image/png;base64,{data}" '
-            f'alt="{html.escape(c.title)}"><figcaption>{html.escape(c.title)}</figcaption></figure>'
-        )
-    parts += ["<h2>Engine and machine</h2>",
-              _html_table(_Table(("what", "value"), tuple(_info_rows(profile)))),
-              "</body>", "</html>", ""]
-    return "\n".join(parts)
+        body.append("<h2>Charts</h2>")
+    body += [svg_figure(c.name, c.title, c.svg) for c in charts.values()]
+    quiet = _quiet_scenarios(profile, charts)
+    if quiet:
+        body.append(f'<p class="note">No timeline for {", ".join(quiet)}: every step was cached, nothing ran.</p>')
+    body += ["<h2>Engine and machine</h2>", _html_table(_Table(("what", "value"), tuple(_info_rows(profile))))]
+    return page("profile", profile.dockerfile, body)
+
+
+def _quiet_scenarios(profile: Profile, charts: Mapping[str, Chart]) -> list[str]:
+    drawn = {c.title.removeprefix("Timeline: ") for c in charts.values() if c.name.startswith("timeline_")}
+    return [n for n in profile.scenario_names if profile.builds_of(n) and n not in drawn
+            and all(s.status.value == "CACHED" for b in profile.builds_of(n) for s in b.steps)]
 
 
 # --- Markdown -------------------------------------------------------------------------------------------------
@@ -292,11 +291,29 @@ def _md_table(t: _Table) -> str:
     return "\n".join(lines)
 
 
+def markdown_answer(profile: Profile, analysis: Analysis) -> list[str]:
+    """The answer as Markdown: headline, fix, key figures, failures with their log tails."""
+    ans = answer(profile, analysis)
+    parts = [f"**{ans.headline}**", ""]
+    if ans.fix:
+        parts += [f"**Fix:** {ans.fix}", ""]
+    if ans.figures:
+        parts += ["| " + " | ".join(_md_cell(label, False) for label, _, _ in ans.figures) + " |",
+                  "|" + "|".join(" ---: " for _ in ans.figures) + "|",
+                  "| " + " | ".join(f"{value}" + (f" ({note})" if note else "") for _, value, note in ans.figures)
+                  + " |", ""]
+    for f in ans.failures:
+        parts += [f"**{_failure_title(f)}**", "", "```text", *f.log_tail, f"error: {f.error}", "```", ""]
+    if (not_run := _not_run(profile)):
+        parts += [not_run, ""]
+    return parts
+
+
 def render_markdown(profile: Profile, analysis: Analysis, charts: Mapping[str, Chart]) -> str:
     """GitHub-flavoured Markdown; charts are linked as `charts/<name>.png` beside the file."""
     a = analysis
-    parts = [f"# cacheprof report: `{profile.dockerfile}`", "", f"> {a.summary}", "",
-             "## Scenarios", "", _md_table(_scenario_table(a)), ""]
+    parts = [f"# cacheprof profile: `{profile.dockerfile}`", "", *markdown_answer(profile, a),
+             f"> {a.summary}", "", "## Scenarios", "", _md_table(_scenario_table(a)), ""]
     if a.edits:
         parts += ["## Edits: what each change invalidates", "", _md_table(_edit_table(a)), "",
                   "### Invalidation map", "", _md_table(_map_table(a)), ""]
@@ -312,5 +329,8 @@ def render_markdown(profile: Profile, analysis: Analysis, charts: Mapping[str, C
         parts += ["## Charts", ""]
     for c in charts.values():
         parts += [f"![{c.title}](charts/{c.name}.png)", "", f"[SVG](charts/{c.name}.svg)", ""]
+    quiet = _quiet_scenarios(profile, charts)
+    if quiet:
+        parts += [f"No timeline for {', '.join(quiet)}: every step was cached, nothing ran.", ""]
     parts += ["## Engine and machine", "", _md_table(_Table(("what", "value"), tuple(_info_rows(profile)))), ""]
     return "\n".join(parts)

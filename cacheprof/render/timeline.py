@@ -1,22 +1,21 @@
-"""A build timeline (Gantt chart) drawn directly: SVG by hand, PNG with Pillow.
+"""A build timeline (Gantt chart) drawn directly as SVG, which the HTML report embeds inline.
 
 matplotlib lays text out glyph by glyph in Python, which made the 50-odd timelines of a large report
 cost ~0.6 s each; here a timeline costs milliseconds. What to show (rows, bars, colours, titles) is
-decided by `charts.timeline_figure`; this module only draws it. Both formats share one pixel layout,
-text in the SVG stays text, and neither format carries a date, so the same data gives the same bytes.
+decided by `charts.timeline_figure`; this module only draws it. Text stays text (Pillow only measures it)
+and no date is written, so the same data gives the same bytes. The PNG that only Markdown needs is drawn
+by matplotlib in `charts`.
 """
 
 from __future__ import annotations
 
 import functools
-import io
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from PIL import Image, ImageColor, ImageDraw, ImageFont
+from PIL import ImageFont
 
 # Pixel sizes at matplotlib's 100 dpi, so the timeline looks like the other (matplotlib) charts.
 LABEL_PX = 12  # 9 pt
@@ -59,8 +58,7 @@ class Timeline:
     message: str = ""
 
     def render(self, fmt: str) -> bytes:
-        if fmt == "png":
-            return to_png(self)
+        """SVG only: HTML embeds it inline; the PNG that Markdown needs is drawn by matplotlib (charts.render)."""
         if fmt == "svg":
             return to_svg(self)
         raise ValueError(f"unknown chart format {fmt!r}")
@@ -225,72 +223,3 @@ def to_svg(t: Timeline) -> bytes:
             out.append(f'<text x="{_n(x)}" y="{_n(y)}" font-size="{size}" text-anchor="{anchor}">{_text(s)}</text>')
     out.append("</svg>\n")
     return "\n".join(out).encode("utf-8")
-
-
-# --- PNG ------------------------------------------------------------------------------------------------
-
-_PIL_ANCHOR = {"start": "ls", "middle": "ms", "end": "rs"}
-# A 1 px edge reads darker than the SVG's half-pixel #333333 stroke; this grey looks the same.
-PNG_EDGE_COLOR = "#555555"
-# Palette images encode ~6x faster than RGB (no per-row filter search, a third of the bytes). Text is
-# black on white, so its anti-aliasing needs only a grey ramp; the other colours get the top entries.
-_MAX_PALETTE_COLORS = 64
-
-
-@functools.lru_cache(maxsize=4096)
-def _text_mask(s: str, px: int, anchor: str) -> tuple[Image.Image, int, int]:
-    """The text's coverage mask and its offset from the anchor point. Cached: a report's timelines share
-    their row, tick and legend labels, and FreeType rendering is most of the cost of drawing text."""
-    f = font(px)
-    left, top, right, bottom = (int(v) for v in f.getbbox(s, anchor=anchor))
-    mask = Image.new("L", (max(right - left, 1), max(bottom - top, 1)), 0)
-    ImageDraw.Draw(mask).text((-left, -top), s, font=f, fill=255, anchor=anchor)
-    return mask, left, top
-
-
-def to_png(t: Timeline) -> bytes:
-    lay = layout(t)
-    colors = sorted({GRID_COLOR, PNG_EDGE_COLOR, "#cccccc", *(b[4] for b in lay.bars),
-                     *(sw[4] for sw in lay.legend_swatches)})
-    ink: dict[str, Any]
-    if len(colors) <= _MAX_PALETTE_COLORS:
-        # Index 0 is black, `white` is white, greys between: pasting black through a text mask blends the
-        # index numerically, which on this ramp is the right grey.
-        white = 255 - len(colors)
-        im = Image.new("P", (lay.width, lay.height), white)
-        ramp = [round(i * 255 / white) for i in range(white + 1)]
-        palette = [v for g in ramp for v in (g, g, g)]
-        palette += [v for c in colors for v in ImageColor.getrgb(c)[:3]]
-        im.putpalette(palette)
-        ink = {c: white + 1 + i for i, c in enumerate(colors)}
-        black, bg = 0, white
-    else:
-        im = Image.new("RGB", (lay.width, lay.height), "#ffffff")
-        ink = {c: c for c in colors}
-        black, bg = "#000000", "#ffffff"
-    draw = ImageDraw.Draw(im)
-    if t.rows:
-        x0, y0, x1, y1 = (round(v) for v in lay.plot)
-        for x in lay.ticks:
-            draw.line([(round(x), y0), (round(x), y1)], fill=ink[GRID_COLOR])
-        for a, b, c, d, col in lay.bars:
-            # At least two pixels inside the edge, so a cached step's sliver still shows its colour.
-            xa = round(a)
-            draw.rectangle([xa, round(b), max(round(c), xa + 3), round(d)], fill=ink[col],
-                           outline=ink[PNG_EDGE_COLOR])
-        draw.rectangle([x0, y0, x1, y1], outline=black)
-        for x in lay.ticks:
-            draw.line([(round(x), y1), (round(x), y1 + 5)], fill=black)
-        if lay.legend_box:
-            draw.rounded_rectangle([round(v) for v in lay.legend_box], radius=2, fill=bg, outline=ink["#cccccc"])
-            for a, b, c, d, col in lay.legend_swatches:
-                draw.rectangle([round(a), round(b), round(c) - 1, round(d) - 1], fill=ink[col])
-    for x, y, s, size, anchor in lay.texts:
-        if s:
-            mask, dx, dy = _text_mask(s, size, _PIL_ANCHOR[anchor])
-            left, top = round(x) + dx, round(y) + dy
-            im.paste(black, (left, top, left + mask.width, top + mask.height), mask)
-    buf = io.BytesIO()
-    # Flat colours: a low level is much faster and only a few percent larger.
-    im.save(buf, format="PNG", compress_level=3)
-    return buf.getvalue()

@@ -45,6 +45,20 @@ class EditWaste:
     costly_s: float
     same_step: bool
 
+    @property
+    def broad_copy(self) -> bool:
+        """The first invalidated step copies the whole context (`COPY . .`): whatever the RUN after it
+        needs, any edit re-runs it. That is the waste Docker's guidance warns about."""
+        return copies_whole_context(self.first_text)
+
+
+def copies_whole_context(instruction: str) -> bool:
+    words = instruction.split()
+    if len(words) < 3 or words[0].upper() not in ("COPY", "ADD"):
+        return False
+    sources = [w for w in words[1:-1] if not w.startswith("--")]
+    return any(s.rstrip("/") in ("", ".", "*", "./*") or s == "./" for s in sources)
+
 
 def edit_waste(scenario: str, builds: Sequence[Build]) -> EditWaste | None:
     ok = [b for b in builds if b.ok and b.duration_s is not None]
@@ -82,11 +96,15 @@ def _at(line: int | None) -> str:
 
 def waste_sentence(w: EditWaste, fix_available: bool) -> str:
     costly = f"`{short_instruction(w.costly_text)}`{_at(w.costly_line)}"
+    first = f"`{short_instruction(w.first_text)}`{_at(w.first_line)}"
     if w.same_step:
         text = f"An edit of {w.glob} costs {_s(w.median_wall_s)}: it re-runs {costly} and what follows."
-    else:
-        first = f"`{short_instruction(w.first_text)}`{_at(w.first_line)}"
+    elif w.broad_copy:
         text = f"An edit of {w.glob} costs {_s(w.median_wall_s)}: {costly} re-runs because {first} comes first."
+    else:
+        line = f"line {w.costly_line}, " if w.costly_line is not None else ""
+        text = (f"An edit of {w.glob} costs {_s(w.median_wall_s)}: it re-runs `{short_instruction(w.costly_text)}` "
+                f"({line}{_s(w.costly_s)}) after {first}.")
     if fix_available:
         text += " Run `cacheprof advise` for the fix."
     return text
@@ -98,10 +116,12 @@ def _median_ok(builds: Sequence[Build]) -> tuple[float | None, int]:
 
 
 def costliest_waste(profile: Profile) -> EditWaste | None:
-    """The edit whose rebuild costs most, among edits that re-run a step."""
+    """The costliest edit that re-runs a RUN step behind a `COPY . .` (waste), else the costliest edit that
+    re-runs a RUN step at all."""
     found = [w for name in profile.scenario_names if name.startswith("edit:")
              if (w := edit_waste(name, profile.builds_of(name))) is not None]
-    return max(found, key=lambda w: w.median_wall_s) if found else None
+    waste = [w for w in found if w.broad_copy] or found
+    return max(waste, key=lambda w: w.median_wall_s) if waste else None
 
 
 def profile_verdict(profile: Profile, fix_available: bool = False) -> str:

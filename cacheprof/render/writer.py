@@ -74,7 +74,10 @@ def write_outputs(profile: Profile, out: Path) -> list[Path]:
     return [out / "profile.json", *write_report(profile, out, write_profile=False)]
 
 
-def write_compare_outputs(out: Path, profiles: dict[str, Profile], comparison: Any, doc: dict[str, Any]) -> None:
+def write_compare_outputs(out: Path, profiles: dict[str, Profile], comparison: Any, doc: dict[str, Any],
+                          advice: Any = None) -> None:
+    """compare.json, each side's report folder, then the comparison's pages (`advice`: an
+    AdviceSection, for advise --measure)."""
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / "compare.json").write_text(json.dumps(doc, indent=2) + "\n")
@@ -84,4 +87,4 @@ def write_compare_outputs(out: Path, profiles: dict[str, Profile], comparison: A
         write_outputs(profile, out / side)
     from ..render.compare_report import write_compare_report
 
-    write_compare_report(out, comparison)
+    write_compare_report(out, comparison, advice)
