@@ -65,3 +65,16 @@ def test_profile_of_a_secret_mount_exits_2_before_building(tmp_path: Path):
     r = CliRunner().invoke(main, ["profile", str(ctx), "--out", str(tmp_path / "o"), "-q",
                                   "--replay", str(STREAMS / "buildkit-python-app")])
     assert r.exit_code == 2 and "needs a client session" in r.stderr
+
+
+def test_only_a_steps_own_failure_stops_the_run():
+    from cacheprof.capture.runner import cannot_succeed
+    from cacheprof.model import Build, Step, StepStatus
+
+    steps = (Step(1, "0", 1, 4, "RUN make", StepStatus.ERROR),)
+    own = Build("cold", 1, False, "executor failed running [/bin/sh -c make]: exit code: 2", 3.0, None, steps)
+    classic = Build("cold", 1, False, "The command '/bin/sh -c make' returned a non-zero code: 2", 3.0, None, steps)
+    engine = Build("cold", 1, False, "failed to create endpoint x on network bridge: no such interface", 3.0,
+                   None, steps)
+    assert cannot_succeed(own) and cannot_succeed(classic)
+    assert not cannot_succeed(engine)  # the engine's trouble may pass: the next builds still run

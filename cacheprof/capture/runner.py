@@ -8,6 +8,7 @@ prunes build cache and never removes anything it did not create.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -92,9 +93,14 @@ def _transfer_s(internal: tuple[InternalVertex, ...], context: ContextStream, t0
     return max(0.0, context.finished_at - t0)
 
 
+# A step's own command failed (BuildKit, classic): not the engine's trouble (a network, a full disk).
+STEP_COMMAND_FAILED = re.compile(r"exit code: \d+|returned a non-zero code|did not complete successfully")
+
+
 def cannot_succeed(build: Build) -> bool:
-    """A build that failed in a step of its own (not Ctrl-C, not a lost engine)."""
-    return not build.ok and build.complete and any(s.status is StepStatus.ERROR for s in build.steps)
+    """A build whose step's own command failed (not Ctrl-C, a lost engine, or the engine's own trouble)."""
+    return (not build.ok and build.complete and any(s.status is StepStatus.ERROR for s in build.steps)
+            and STEP_COMMAND_FAILED.search(build.error or "") is not None)
 
 
 def failed_at(build: Build) -> str:
