@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cacheprof.model import Build, EngineInfo, InternalVertex, Profile, Step, StepStatus
+from cacheprof.model import Build, EngineInfo, InternalVertex, Profile, Step, StepInputs, StepStatus
 from cacheprof.store.history_db import ResultRecord, RunRecord
 
 MACHINE = {"hostname": "vm", "cpus": "2", "machine": "x86_64", "platform": "Linux-6", "python": "3.11.7"}
@@ -23,7 +23,8 @@ def steps_for(statuses: str, *, instructions: tuple[str, ...] = DOCKERFILE, dur_
         status = {"C": StepStatus.CACHED, "R": StepStatus.RUN, "E": StepStatus.ERROR}[st]
         out.append(Step(index=i, stage="0", position=i, line=i, instruction=ins, status=status,
                         started=1000.0 + i, finished=1000.0 + i + (dur_run_s if st == "R" else 0.0),
-                        duration_s=dur_run_s if st == "R" else 0.0, error="boom" if st == "E" else None))
+                        duration_s=dur_run_s if st == "R" else 0.0, error="boom" if st == "E" else None,
+                        size_bytes=1024 * i, log_tail=("make: *** [all] Error 1",) if st == "E" else ()))
     return tuple(out)
 
 
@@ -33,7 +34,12 @@ def build(scenario: str, repeat: int, duration_s: float, statuses: str, *, ok: b
                  image_id="sha256:" + "ab" * 32 if ok else None, steps=steps_for(statuses, instructions=instructions),
                  internal=(InternalVertex(name="[internal] load build context", cached=False, started=999.0,
                                           finished=999.5, duration_s=0.5),),
-                 started=999.0, complete=True)
+                 started=999.0, complete=True, transfer_s=0.25, image_size_bytes=4_400_000 if ok else None,
+                 layer_ids=("sha256:" + "01" * 32, "sha256:" + "02" * 32) if ok else (),
+                 inputs=(StepInputs(stage="0", position=3, line=3, instruction="COPY deps.txt .",
+                                    files_digest="sha256:" + "0f" * 32, sources=("deps.txt",), file_count=1,
+                                    args={"A": "1", "B": None}, env={"PATH": "/bin"}, parent=("0", 2)),),
+                 files={"deps.txt": "sha256:" + "0e" * 32})
 
 
 def profile(builds: tuple[Build, ...], *, engine_version: str = "26.1.0", builder: str = "buildkit") -> Profile:
@@ -41,7 +47,7 @@ def profile(builds: tuple[Build, ...], *, engine_version: str = "26.1.0", builde
                    engine=EngineInfo(version=engine_version, api_version="1.45", os="linux", arch="amd64",
                                      host="unix:///var/run/docker.sock"),
                    build_args={"A": "1"}, scenarios=tuple(dict.fromkeys(b.scenario for b in builds)),
-                   created="2026-01-01T00:00:00+00:00", machine=dict(MACHINE))
+                   created="2026-01-01T00:00:00+00:00", machine=dict(MACHINE), warmups=1)
 
 
 def run(n: int, results: tuple[ResultRecord, ...], *, machine: dict[str, str] | None = None,

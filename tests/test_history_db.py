@@ -74,15 +74,41 @@ def test_pending_migrations_run_once_in_order(history_url):
 
     with open_history(history_url) as db:
         db.add_run(simple_run(1))
-        more = (*MIGRATIONS, (2, "index on step status", v2))
-        assert db.migrate(more) == 2
-        assert db.migrate(more) == 2
+        nxt = LATEST_VERSION + 1
+        more = (*MIGRATIONS, (nxt, "index on step status", v2))
+        assert db.migrate(more) == nxt
+        assert db.migrate(more) == nxt
         assert applied == [2]
         assert db.load_run(simple_run(1).uid) == simple_run(1)
-    # This cacheprof knows only version 1 now: a history from the future is refused.
-    with pytest.raises(InputFormatError, match="schema version 2") as e:
+    # This cacheprof does not know that version: a history from the future is refused.
+    with pytest.raises(InputFormatError, match=f"schema version {LATEST_VERSION + 1}") as e:
         open_history(history_url)
     assert e.value.exit_code == 2
+
+
+def test_a_version_1_history_is_migrated_and_keeps_its_runs(history_url):
+    # Make a history as version 1 wrote it: without the version-2 columns and version row.
+    v1_run = simple_run(1)
+    with open_history(history_url) as db:
+        db.add_run(v1_run)
+        with db.begin() as conn:
+            for table, cols in (("steps", ["size_bytes", "log_tail_json"]),
+                                ("builds", ["transfer_s", "image_size_bytes", "layer_ids_json", "inputs_json"]),
+                                ("results", ["warmups", "profile_schema"])):
+                for col in cols:
+                    conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {col}"))
+            conn.execute(sa.text("DELETE FROM cacheprof_schema WHERE version > 1"))
+    with open_history(history_url) as db:
+        assert db.schema_version() == LATEST_VERSION == 2
+        old = db.load_run(v1_run.uid)
+        # What version 1 kept is all there; the version-2 fields read as unknown.
+        assert [len(r.profile.builds) for r in old.results] == [4]
+        assert old.results[0].profile.builds[0].steps[2].size_bytes is None
+        assert old.results[0].profile.builds[0].layer_ids == () and old.results[0].profile.warmups == 0
+        assert [s.instruction for s in old.results[0].profile.builds[0].steps] == [
+            s.instruction for s in v1_run.results[0].profile.builds[0].steps]
+        db.add_run(simple_run(2))
+        assert db.load_run(simple_run(2).uid) == simple_run(2)
 
 
 def test_queries_for_the_checks(history_url):

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-WORK_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD"})
+from ..model import WORK_INSTRUCTIONS  # the one definition of the steps a hit rate counts (issue 8)
+
 # MAD x 1.4826 estimates the standard deviation of normal noise; k of those make the noise band.
 MAD_TO_SD = 1.4826
 

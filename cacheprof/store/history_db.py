@@ -21,7 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from ..errors import HistoryUnreachableError, InputFormatError
-from ..model import Build, EngineInfo, InternalVertex, Profile, Step, StepStatus
+from ..model import PROFILE_SCHEMA, Build, EngineInfo, InternalVertex, Profile, Step, StepStatus
+from .profile_json import inputs_to_dict, profile_from_dict
 
 APPLICATION = "cacheprof-history"
 BUSY_TIMEOUT_S = 60.0
@@ -165,6 +166,9 @@ results = sa.Table(
     sa.Column("profile_created", sa.String(40), nullable=False),
     sa.Column("profile_machine_json", sa.Text, nullable=False),
     sa.Column("profile_source", sa.String(16), nullable=False),
+    # v2
+    sa.Column("warmups", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("profile_schema", sa.String(40)),
     sa.Index("ix_results_benchmark_engine", "benchmark", "engine_name"),
 )
 
@@ -182,6 +186,12 @@ builds = sa.Table(
     sa.Column("image_id", sa.Text),
     sa.Column("started", sa.Float),
     sa.Column("complete", sa.Boolean, nullable=False),
+    # v2
+    sa.Column("transfer_s", sa.Float),
+    sa.Column("image_size_bytes", sa.BigInteger),
+    sa.Column("layer_ids_json", sa.Text),
+    # what each instruction read and the digests of the context files they read (profile v2), as JSON
+    sa.Column("inputs_json", sa.Text),
 )
 
 steps = sa.Table(
@@ -198,6 +208,9 @@ steps = sa.Table(
     sa.Column("finished", sa.Float),
     sa.Column("duration_s", sa.Float),
     sa.Column("error", sa.Text),
+    # v2
+    sa.Column("size_bytes", sa.BigInteger),
+    sa.Column("log_tail_json", sa.Text),
 )
 
 vertices = sa.Table(
@@ -217,15 +230,34 @@ OUR_TABLES = frozenset(t.name for t in metadata.sorted_tables)
 
 
 def _v1(conn: sa.Connection) -> None:
-    # Version 1 is the whole schema above; later versions add their own explicit steps (ALTER, CREATE
-    # INDEX) here and never change what version 1 created.
+    # A new history gets the current tables at once; the later steps then find nothing to add. A history
+    # made by an older cacheprof gets exactly the columns its version lacks.
     metadata.create_all(conn, tables=[runs, results, builds, steps, vertices])
+
+
+def _add_missing(conn: sa.Connection, table: sa.Table, names: Sequence[str]) -> None:
+    have = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
+    for name in names:
+        if name in have:
+            continue
+        col = table.c[name]
+        ddl = col.type.compile(dialect=conn.dialect)
+        default = f" DEFAULT {col.server_default.arg}" if col.server_default is not None else ""
+        null = "" if col.nullable else " NOT NULL"
+        conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {name} {ddl}{default}{null}"))
+
+
+def _v2(conn: sa.Connection) -> None:
+    _add_missing(conn, steps, ["size_bytes", "log_tail_json"])
+    _add_missing(conn, builds, ["transfer_s", "image_size_bytes", "layer_ids_json", "inputs_json"])
+    _add_missing(conn, results, ["warmups", "profile_schema"])
 
 
 # (version, description, step). Appended to, never edited: a history written by version N is migrated
 # by running the steps after N, each in the same transaction as its version row.
 MIGRATIONS: tuple[tuple[int, str, Callable[[sa.Connection], None]], ...] = (
     (1, "runs, results, builds, steps, internal vertices", _v1),
+    (2, "profile v2: step sizes and log tails, build transfer, image size, layers and inputs, warm-ups", _v2),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
@@ -529,17 +561,23 @@ def _insert_run(conn: sa.Connection, run: RunRecord) -> int:
             target=p.target, build_args_json=json.dumps(p.build_args, sort_keys=True),
             scenarios_json=json.dumps(list(p.scenarios)), profile_created=p.created,
             profile_machine_json=json.dumps(p.machine, sort_keys=True), profile_source=p.source,
+            warmups=p.warmups, profile_schema=p.schema,
         )).inserted_primary_key[0]
         for seq, b in enumerate(p.builds):
             build_id = conn.execute(builds.insert().values(
                 result_id=result_id, seq=seq, scenario=b.scenario, repeat=b.repeat, ok=b.ok, error=b.error,
                 duration_s=b.duration_s, image_id=b.image_id, started=b.started, complete=b.complete,
+                transfer_s=b.transfer_s, image_size_bytes=b.image_size_bytes,
+                layer_ids_json=json.dumps(list(b.layer_ids)) if b.layer_ids else None,
+                inputs_json=json.dumps({"inputs": [inputs_to_dict(i) for i in b.inputs], "files": b.files})
+                if b.inputs or b.files else None,
             )).inserted_primary_key[0]
             if b.steps:
                 conn.execute(steps.insert(), [
                     {"build_id": build_id, "idx": s.index, "stage": s.stage, "position": s.position, "line": s.line,
                      "instruction": s.instruction, "status": s.status.value, "started": s.started,
-                     "finished": s.finished, "duration_s": s.duration_s, "error": s.error}
+                     "finished": s.finished, "duration_s": s.duration_s, "error": s.error,
+                     "size_bytes": s.size_bytes, "log_tail_json": json.dumps(list(s.log_tail)) if s.log_tail else None}
                     for s in b.steps
                 ])
             if b.internal:
@@ -549,6 +587,17 @@ def _insert_run(conn: sa.Connection, run: RunRecord) -> int:
                     for i, v in enumerate(b.internal)
                 ])
     return run_id
+
+
+def _inputs(text: str | None) -> dict[str, Any]:
+    """Build.inputs and Build.files from their JSON, read by the profile reader (one format, one parser)."""
+    if not text:
+        return {}
+    doc = json.loads(text)
+    one = {"schema": PROFILE_SCHEMA, "builder": "", "dockerfile": "", "context": "", "builds": [
+        {"scenario": "", "repeat": 0, "ok": True, "steps": [], "inputs": doc["inputs"], "files": doc["files"]}]}
+    b = profile_from_dict(one, "history inputs").builds[0]
+    return {"inputs": b.inputs, "files": b.files}
 
 
 def _load_run(conn: sa.Connection, run: Any) -> RunRecord:
@@ -565,7 +614,8 @@ def _load_run(conn: sa.Connection, run: Any) -> RunRecord:
                 step_map[s.build_id].append(Step(
                     index=s.idx, stage=s.stage, position=s.position, line=s.line, instruction=s.instruction,
                     status=StepStatus(s.status), started=s.started, finished=s.finished, duration_s=s.duration_s,
-                    error=s.error,
+                    error=s.error, size_bytes=s.size_bytes,
+                    log_tail=tuple(json.loads(s.log_tail_json)) if s.log_tail_json else (),
                 ))
             for v in conn.execute(sa.select(vertices).where(vertices.c.build_id.in_(chunk))
                                   .order_by(vertices.c.build_id, vertices.c.seq)):
@@ -578,12 +628,15 @@ def _load_run(conn: sa.Connection, run: Any) -> RunRecord:
             builds=tuple(Build(
                 scenario=b.scenario, repeat=b.repeat, ok=b.ok, error=b.error, duration_s=b.duration_s,
                 image_id=b.image_id, steps=tuple(step_map[b.id]), internal=tuple(vertex_map[b.id]),
-                started=b.started, complete=b.complete,
+                started=b.started, complete=b.complete, transfer_s=b.transfer_s, image_size_bytes=b.image_size_bytes,
+                layer_ids=tuple(json.loads(b.layer_ids_json)) if b.layer_ids_json else (),
+                **_inputs(b.inputs_json),
             ) for b in build_rows),
             engine=EngineInfo(version=r.engine_version, api_version=r.engine_api_version, os=r.engine_os,
                               arch=r.engine_arch, host=r.engine_host) if (r.engine_version or r.engine_host) else None,
             target=r.target, build_args=json.loads(r.build_args_json), scenarios=tuple(json.loads(r.scenarios_json)),
             created=r.profile_created, machine=json.loads(r.profile_machine_json), source=r.profile_source,
+            warmups=r.warmups or 0, schema=r.profile_schema or PROFILE_SCHEMA,
         )
         out.append(ResultRecord(benchmark=r.benchmark, engine_name=r.engine_name, builder=r.builder, profile=profile,
                                 engine_url=r.engine_url, error=r.error))
