@@ -107,3 +107,22 @@ def test_a_dockerfile_gives_tty_steps_their_whole_instruction():
                        '&& echo "Successfully built gast"')
     # BuildKit ran both stages' FROM as one vertex; with the Dockerfile each stage gets its FROM step.
     assert sorted(str(s.status) for s in whole.steps) == sorted([*(str(s.status) for s in cut.steps), "CACHED"])
+
+
+def test_tty_warning_lines_are_no_vertices():
+    """buildx shows build-check warnings as ` => WARN: …` lines; the header's done count leaves them out,
+    so they must not make a finished step look still running."""
+    log = b"""[+] Building 3.1s (6/8)
+ => [internal] load build definition from Dockerfile                                     0.0s
+ => => transferring dockerfile: 112B                                                     0.0s
+ => WARN: FromAsCasing: 'as' and 'FROM' keywords' casing do not match (line 1)            0.0s
+ => [internal] load metadata for docker.io/library/alpine:3.19                           0.4s
+ => [internal] load .dockerignore                                                        0.0s
+ => [build 1/3] FROM docker.io/library/alpine:3.19                                       0.0s
+ => [internal] load build context                                                        0.0s
+ => [build 2/3] COPY . /src                                                              0.1s
+ => [build 3/3] RUN make -C /src                                                         2.4s
+"""
+    (build,) = parse_log(io.BytesIO(log)).builds
+    assert [str(s.status) for s in build.steps] == ["CACHED", "RUN", "UNKNOWN"]
+    assert not build.complete

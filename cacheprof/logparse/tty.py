@@ -138,6 +138,8 @@ class TtyParser(ParserBase):
         name = rest.decode("utf-8", "replace").strip()
         if not name:
             return
+        if name.startswith("WARN: "):
+            return  # a build check's warning line: no vertex (the header does not count it)
         key = _key(name)
         job = self.jobs.get(key)
         if job is None:
