@@ -7,9 +7,14 @@ the step mapping (`[stage i/n]`, internal vertices, Dockerfile lines) is the liv
 clock: vertices get their order of first appearance as placeholder start times, which are removed again;
 only `DONE` durations survive.
 
-A new build starts at `#0 building with …`, or when numbering restarts: a used number with another
-`[…]` name (statuses never start with `[`), or any used number named once the build has ended
-(exported, or a failure summary printed).
+Several builds may be open at once (parallel CI jobs writing one log, their numbers colliding). A line
+goes to the build BuildKit's printer would have written it for: numbers are handed out in order of first
+print, so a new vertex continues some build's count (a `#***` one, masked by CI, too); a name is printed
+again only on return to a running vertex after its build printed another one; events go to the build
+whose vertex of that number is still open. A new build starts at `#0 building with …`, at `#1 …` once
+every open `#1` is done, or when a `[…]` name fits no open build. A re-opened vertex prints DONE again,
+counted from its first start: the last figure wins. compose/bake labels (`[web builder 2/6]`) split a
+build into one per service when it ends.
 """
 
 from __future__ import annotations

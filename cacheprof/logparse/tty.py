@@ -30,7 +30,6 @@ from .detect import Format
 from .labels import service_of, split_service
 
 HEADER = re.compile(rb"\s*\[\+\] Building (\d+(?:\.\d+)?)s \((\d+)/(\d+)\)(?: +(FINISHED))?")
-SERVICES_HEADER = re.compile(rb"\s*\[\+\] (?:Building|Running) \d+/\d+\s*$")
 JOB = re.compile(rb"\s*=> (?:(CACHED|ERROR|CANCELED) )?")
 TIMER = re.compile(rb"\d{1,7}(?:\.\d+)?s")
 SUB = re.compile(rb"\s*=> => ")
@@ -85,10 +84,11 @@ class TtyParser(ParserBase):
         return self.finished or self.error is not None
 
     def feed(self, line: bytes) -> None:
-        if SUB.match(line):
+        sub = SUB.match(line)
+        if sub is not None:
             job = self.jobs.get(self.last) if self.last is not None else None
             if job is not None:
-                rest = line[SUB.match(line).end():]  # type: ignore[union-attr]
+                rest = line[sub.end():]
                 if rest.startswith(b"#"):
                     self.logging.add(self.last)  # type: ignore[arg-type]
                 elif DOWNLOAD.match(rest):
