@@ -31,6 +31,7 @@ import os
 import random
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -104,6 +105,7 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the generated context")
     args = ap.parse_args()
 
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # cleanup runs on kill too
     nonce = secrets.token_hex(6)
     top = Path(tempfile.mkdtemp(prefix="cacheprof-bench-ctx-", dir=args.dir))
     ctx, outs = top / "ctx", top / "out"
@@ -170,8 +172,8 @@ def main() -> int:
                   f"(n={len(transfers)})")
         print(f"throughput sent: docker CLI {sent_bytes / d_med / 1e6:.0f} MB/s, "
               f"cacheprof {sent_bytes / c_med / 1e6:.0f} MB/s")
-    except RuntimeError as e:
-        print(e)
+    except (RuntimeError, KeyboardInterrupt) as e:
+        print(e or "interrupted")
         failed = True
     finally:
         subprocess.run(["docker", "rmi", "-f", tag], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

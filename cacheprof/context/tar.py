@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import stat
 import tarfile
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -34,6 +36,7 @@ Overrides = Mapping[tuple[int, int], bytes]
 _BLOCK = 512
 _RECORD = 20 * _BLOCK  # tarfile pads the archive to whole records, as Go's archive/tar readers accept
 _ENCODING = "utf-8"
+_AHEAD = 8  # chunks read ahead of the sender: at most ~8 MiB in memory
 
 
 def _header(entry: ContextEntry, hardlinks: dict[tuple[int, int], str]) -> tarfile.TarInfo | None:
@@ -161,6 +164,43 @@ class ContextStream:
         self.finished_at: float | None = None  # epoch seconds when the consumer took the last chunk
 
     def __iter__(self) -> Iterator[bytes]:
+        """Chunks of about 1 MiB, read ahead by a thread (at most _AHEAD chunks) while the consumer sends:
+        like the docker CLI's pipe, disk reads and socket writes overlap."""
+        chunks = self._chunks()
+        ahead: queue.Queue[tuple[bytes | None, BaseException | None]] = queue.Queue(_AHEAD)
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for chunk in chunks:
+                    while not stop.is_set():
+                        try:
+                            ahead.put((chunk, None), timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                ahead.put((None, None))
+            except BaseException as e:  # handed to the consumer, raised there
+                ahead.put((None, e))
+
+        worker = threading.Thread(target=produce, name="cacheprof-context-reader", daemon=True)
+        worker.start()
+        try:
+            while True:
+                chunk, error = ahead.get()
+                if error is not None:
+                    raise error
+                if chunk is None:
+                    break
+                yield chunk
+            self.finished_at = time.time()  # the consumer asked for more: the last chunk has gone out
+        finally:
+            stop.set()
+            worker.join(timeout=5)
+
+    def _chunks(self) -> Iterator[bytes]:
         """Chunks of about 1 MiB (small entries are gathered, large files read piecewise)."""
         buf = bytearray()
         for piece in self._pieces():
@@ -174,7 +214,6 @@ class ContextStream:
         buf += end + b"\0" * (-total % _RECORD)
         self.sent_bytes += len(buf)
         yield bytes(buf)
-        self.finished_at = time.time()  # the consumer asked for more: the last chunk has gone out
 
     def _pieces(self) -> Iterator[bytes]:
         """Header and content blocks, as GNU format (this daemon's BuildKit rejects PAX headers).
