@@ -350,8 +350,8 @@ def tty_frame(vs: dict[str, Vtx], t: float, width: int, *, finished: bool, label
                    key=lambda x: (x.started, x.order))
     done_n = sum(1 for v in vs.values() if v.done_by(t))
     head = f"[+] Building {t - total_start:.1f}s ({done_n}/{len(vs)})"
-    if finished:
-        head += " FINISHED"
+    if finished and done_n == len(vs):  # progressui: only when every vertex completed (never after a failure
+        head += " FINISHED"              # that left vertices unstarted)
     if new_style:
         head = head.ljust(width - len("docker:default")) + "docker:default"
     lines = [head]
