@@ -209,8 +209,8 @@ def classify(seg: Segment) -> Action | None:
         return Action("composer", BUILD if optimize else DEP, seg)
     if _after(w, "mix", r"deps\.get") is not None:
         return Action("mix", DEP, seg)
-    if _after(w, "gem", "install") is not None or _after(w, "npm", "install|i", ".*") is not None:
-        return Action("gem" if w[0] == "gem" else "npm", TOOL, seg)
+    if _after(w, "gem", "install") is not None:
+        return Action("gem", TOOL, seg)
     return None
 
 
