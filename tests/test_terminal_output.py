@@ -109,3 +109,29 @@ def test_ranked_changes_put_the_costly_step_first_and_fold_one_sided_lines():
     lines = ranked_changes(compare_profiles(b, a))
     assert lines[0].startswith("`RUN pip install -r requirements.txt")
     assert "re-run on edit:app/main.py before and is CACHED after" in lines[0]
+
+
+def test_the_advise_pointer_follows_the_advice(monkeypatch):
+    """The verdict points at `cacheprof advise` only when advise has a rewrite for this Dockerfile."""
+    from types import SimpleNamespace
+
+    import cacheprof.advise.rules as rules
+    from cacheprof.capture.session import ProfileOptions, plan_profile
+    from cacheprof.commands.profile_cmd import _fix_available
+    from cacheprof.model import Builder
+    from tests.conftest import FIXTURES
+
+    plan = plan_profile(ProfileOptions(FIXTURES / "python-app", None, ("cold",), 1, Builder.BUILDKIT))
+    seen = []
+
+    def fake(found):
+        def find(model, ctx):
+            seen.append((model.path, ctx))
+            return found
+        return find
+
+    monkeypatch.setattr(rules, "find_problems", fake((SimpleNamespace(fix=object()),)))
+    assert _fix_available(plan) is True
+    monkeypatch.setattr(rules, "find_problems", fake((SimpleNamespace(fix=None),)))
+    assert _fix_available(plan) is False
+    assert seen and str(seen[0][0]).endswith("Dockerfile")

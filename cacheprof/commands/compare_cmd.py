@@ -6,6 +6,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,8 +18,57 @@ from ..errors import UsageError
 from ..model import Builder, RunPlan, parse_build_arg, parse_scenario
 from ..render.compare_table import render_comparison
 from ..render.terminal import fit_width
-from .options import build_options, parse_min_effect, progress_option, report_options
-from .report_out import announce, claim, make_progress
+from .options import build_options, parse_min_effect, progress_option, report_options, summary_option
+from .report_out import announce, claim, make_progress, write_summary
+
+if TYPE_CHECKING:
+    from ..analysis.compare import Comparison
+
+
+def _is_profile_json(path: Path) -> bool:
+    """A saved profile (profile --format json, parse --format json, a report folder's profile.json)."""
+    if path.suffix == ".json":
+        return True
+    try:
+        with path.open("rb") as fh:
+            return fh.read(64).lstrip().startswith(b"{")
+    except OSError:
+        return False
+
+
+def _offline(before: Path, after: Path, ratio: float, seconds: float, fmt: str, out_dir: Path | None, force: bool,
+             open_report: bool, summary: Path | None) -> None:
+    """Compare two saved profiles without building: where did the cache break between them."""
+    from ..analysis.compare import compare_profiles, comparison_to_dict
+    from ..render.writer import write_compare_outputs
+    from ..store.profile_json import loads
+
+    profiles = {}
+    for side, path in (("before", before), ("after", after)):
+        if not path.is_file():
+            raise UsageError(f"{side.upper()} profile not found: {path}; pass a profile.json")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            raise UsageError(f"{path}: cannot be read as a cacheprof profile.json") from None
+        profiles[side] = loads(text, where=str(path))
+    comparison = compare_profiles(profiles["before"], profiles["after"], min_effect_ratio=ratio,
+                                  min_effect_s=seconds)
+    doc = comparison_to_dict(comparison)
+    out = claim(out_dir, Path(profiles["before"].context or "."), "compare-profiles", force)
+    write_compare_outputs(out, profiles, comparison, doc)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        sys.stdout.write(render_comparison(comparison, fit_width(shutil.get_terminal_size((80, 24)).columns)))
+    write_summary(summary, lambda: _summary_text(comparison))
+    announce(out / "compare.html", open_report)
+
+
+def _summary_text(comparison: Comparison) -> str:
+    from ..render.summary import compare_summary
+
+    return compare_summary(comparison)
 
 
 def _load(path: Path, side: str) -> DockerfileModel:
@@ -28,7 +78,7 @@ def _load(path: Path, side: str) -> DockerfileModel:
 
 
 @click.command("compare")
-@click.argument("before", type=click.Path(path_type=Path))
+@click.argument("before", type=click.Path(path_type=Path), metavar="BEFORE")
 @click.argument("after", type=click.Path(path_type=Path))
 @click.option("--context", "context", type=click.Path(path_type=Path), help="Build context (default: BEFORE's folder).")
 @click.option("-s", "--scenario", "scenarios", multiple=True,
@@ -42,15 +92,25 @@ def _load(path: Path, side: str) -> DockerfileModel:
               help="Also compare the two final images' files and Env/Cmd/Entrypoint/WorkingDir.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @report_options("<UTC timestamp>-compare-<context name>/")
+@summary_option()
 @progress_option()
 def compare(before: Path, after: Path, context: Path | None, scenarios: tuple[str, ...], repeat: int, builder: str,
             build_args: tuple[str, ...], target: str | None, docker_host: str | None, min_effect: str,
             check_equivalent: bool, fmt: str, out_dir: Path | None, force: bool, open_report: bool,
-            progress: str, quiet: bool) -> None:
-    """Measure BEFORE and AFTER Dockerfiles side by side and say which is faster, per scenario."""
+            summary: Path | None, progress: str, quiet: bool) -> None:
+    """Measure BEFORE and AFTER Dockerfiles side by side and say which is faster, per scenario.
+
+    Given two saved profiles (profile.json, or `parse --format json` of two CI logs), compare them without
+    building: the timings per scenario and the steps whose cache status changed."""
     from ..capture.session import resolve_paths
 
     ratio, seconds = parse_min_effect(min_effect)
+    offline = [_is_profile_json(p) for p in (before, after)]
+    if all(offline):
+        return _offline(before, after, ratio, seconds, fmt, out_dir, force, open_report, summary)
+    if any(offline):
+        raise UsageError("compare takes two Dockerfiles (to build) or two profile.json files (to compare offline), "
+                         "not one of each")
     before_model, after_model = _load(before, "BEFORE"), _load(after, "AFTER")
     ctx, before_df = resolve_paths(context if context is not None else before.parent, before)
     after_df = after.resolve()
@@ -87,6 +147,7 @@ def compare(before: Path, after: Path, context: Path | None, scenarios: tuple[st
     else:
         sys.stdout.write(render_comparison(comparison, fit_width(shutil.get_terminal_size((80, 24)).columns)))
     click.echo(f"report written to {out}/", err=True)
+    write_summary(summary, lambda: _summary_text(comparison))
     announce(out / "compare.html", open_report)
     raise_run_failures(profiles, failure, out)
 

@@ -74,3 +74,11 @@ def progress_option() -> Callable[[F], F]:
                                  "logs); auto: tty on a terminal, else plain.")(f)
 
     return decorate
+
+
+def summary_option() -> Callable[[F], F]:
+    """--summary FILE: a GitHub job summary (Markdown) appended to FILE; default $GITHUB_STEP_SUMMARY."""
+    return click.option(
+        "--summary", type=click.Path(path_type=Path), envvar="GITHUB_STEP_SUMMARY", show_envvar=True,
+        help="Append a job summary (GitHub-flavoured Markdown, no image files) to this file "
+             "(default: $GITHUB_STEP_SUMMARY when set).")

@@ -10,20 +10,21 @@ import click
 
 from ..capture.session import ProfileOptions, open_driver, plan_profile, reraise_after_writing, run_plan
 from ..errors import BuildFailedError
-from ..model import Builder, EngineInfo, RunPlan
+from ..model import Builder, EngineInfo, Profile, RunPlan
 from ..render.writer import write_outputs
-from .options import build_options, progress_option, report_options
-from .report_out import announce, claim, make_progress
+from .options import build_options, progress_option, report_options, summary_option
+from .report_out import announce, claim, make_progress, write_summary
 
 
 def _fix_available(plan: RunPlan) -> bool:
     """Whether `cacheprof advise` has a rewrite for this Dockerfile (so the verdict may point at it)."""
     from ..advise.rules import find_problems
     from ..advise.scan import scan_context
+    from ..errors import CacheprofError
 
     try:
         return any(f.fix is not None for f in find_problems(plan.model, scan_context(plan.context)))
-    except Exception:  # advice is a pointer in a sentence; never let it break the measured output
+    except (CacheprofError, OSError):  # a pointer in a sentence must not cost the measured output
         return False
 
 
@@ -44,11 +45,12 @@ def _fix_available(plan: RunPlan) -> bool:
               help="Also save each build's raw engine stream here (replayable with --replay).")
 @click.option("--replay", "replay_dir", type=click.Path(path_type=Path), hidden=True,
               help="Play recorded streams back instead of building (tests, demos).")
+@summary_option()
 @progress_option()
 def profile(context: Path, dockerfile: Path | None, scenarios: tuple[str, ...], repeat: int, builder: str,
             build_args: tuple[str, ...], target: str | None, docker_host: str | None, fmt: str,
             out_dir: Path | None, force: bool, open_report: bool, record_dir: Path | None, replay_dir: Path | None,
-            progress: str, quiet: bool) -> None:
+            summary: Path | None, progress: str, quiet: bool) -> None:
     """Build CONTEXT's Dockerfile several times and show, per step, whether the cache was used."""
     options = ProfileOptions(
         context=context, dockerfile=dockerfile, scenarios=scenarios, repeat=repeat, builder=Builder(builder),
@@ -77,6 +79,7 @@ def profile(context: Path, dockerfile: Path | None, scenarios: tuple[str, ...], 
         width = fit_width(shutil.get_terminal_size((80, 24)).columns)
         verdict = profile_verdict(profile_data, _fix_available(plan))
         sys.stdout.write(render_profile(profile_data, width, verdict))
+    write_summary(summary, lambda: _summary_text(profile_data))
     announce(out / "report.html", open_report)
     reraise_after_writing(failure, out, len(profile_data.builds))
     failed = [b for b in profile_data.builds if not b.ok]
@@ -86,6 +89,13 @@ def profile(context: Path, dockerfile: Path | None, scenarios: tuple[str, ...], 
             f"{len(failed)} of {len(profile_data.builds)} build(s) failed (first: {first.scenario}: {first.error}); "
             f"results are in {out}/"
         )
+
+
+def _summary_text(profile: Profile) -> str:
+    from ..analysis.profile_stats import analyze
+    from ..render.summary import profile_summary
+
+    return profile_summary(profile, analyze(profile))
 
 
 def header_rows(plan: RunPlan, engine: EngineInfo | None) -> list[tuple[str, str]]:

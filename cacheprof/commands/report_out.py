@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -33,3 +34,14 @@ def announce(page: Path, open_report: bool) -> None:
 
 def make_progress(mode: str, quiet: bool) -> LiveProgress:
     return LiveProgress(quiet=quiet, mode="quiet" if quiet else mode)
+
+
+def write_summary(path: Path | None, render: Callable[[], str]) -> None:
+    """Append the job summary to `path` (GitHub appends the steps' summaries into one page)."""
+    if path is None or not str(path):
+        return
+    try:
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(render())
+    except OSError as e:
+        click.echo(f"cacheprof: warning: cannot write the job summary {path}: {e.strerror}", err=True)
