@@ -126,3 +126,34 @@ def test_tty_warning_lines_are_no_vertices():
     (build,) = parse_log(io.BytesIO(log)).builds
     assert [str(s.status) for s in build.steps] == ["CACHED", "RUN", "UNKNOWN"]
     assert not build.complete
+
+
+def test_plain_builds_come_out_in_the_order_they_began():
+    """A build cut off (never ended) stays open while the next one runs and ends: still listed first."""
+    log = b"""#1 [internal] load build definition from Dockerfile
+#1 DONE 0.0s
+#2 [1/2] FROM docker.io/library/alpine:3.19
+#2 DONE 0.0s
+#3 [2/2] RUN ./long-test-suite.sh
+#3 12.001 ok 1 - parser
+#1 [internal] load build definition from Dockerfile
+#1 DONE 0.0s
+#2 [1/2] FROM docker.io/library/alpine:3.19
+#2 DONE 0.0s
+#3 [2/2] RUN ./quick.sh
+#3 DONE 0.4s
+#4 exporting to image
+#4 DONE 0.1s
+#1 [internal] load build definition from Dockerfile
+#1 DONE 0.0s
+#2 [1/2] FROM docker.io/library/alpine:3.19
+#2 DONE 0.0s
+#3 [2/2] RUN ./quick.sh
+#3 CACHED
+#4 exporting to image
+#4 DONE 0.0s
+"""
+    builds = parse_log(io.BytesIO(log)).builds
+    assert [(b.steps[-1].instruction, str(b.steps[-1].status), b.complete) for b in builds] == [
+        ("RUN ./long-test-suite.sh", "UNKNOWN", False), ("RUN ./quick.sh", "RUN", True),
+        ("RUN ./quick.sh", "CACHED", True)]

@@ -124,6 +124,8 @@ class PlainParser(ParserBase):
         self.builds: list[_Build] = []
         self.count = 0
         self.made = 0
+        # Finished builds wait here so they come out in the order they began, not in the order they ended.
+        self.finished: list[tuple[int, ParsedBuild]] = []
         self.in_summary = False
 
     # --- lines ----------------------------------------------------------------------------------
@@ -282,6 +284,9 @@ class PlainParser(ParserBase):
     def close(self, *, cut: bool) -> None:
         for b in sorted(self.builds, key=lambda b: b.order):
             self._finish(b)
+        for _, pb in sorted(self.finished, key=lambda x: x[0]):  # stable: a build's services keep their order
+            self.emit(pb)
+        self.finished = []
 
     def _finish(self, b: _Build) -> None:
         self.builds.remove(b)
@@ -325,4 +330,5 @@ class PlainParser(ParserBase):
         asm.succeeded = error is None and (exported or (b.no_output and all_done))
         ended = b.error is not None or asm.succeeded
         outcome = untimed(asm.outcome(ended=ended))
-        self.emit(ParsedBuild(outcome, Builder.BUILDKIT, self.fmt, timed=False, channel=svc or self.channel))
+        pb = ParsedBuild(outcome, Builder.BUILDKIT, self.fmt, timed=False, channel=svc or self.channel)
+        self.finished.append((b.order, pb))
