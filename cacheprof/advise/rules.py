@@ -519,7 +519,7 @@ def _install_finding(view: StageView, k: int, action: Action, segs: list[Segment
         line=first.line, instruction=first.original, related_line=run.line, related_instruction=run.original,
         message=message, suggestion=suggestion, scenario=_edit_scenario(copies, set(found.values())),
         manifests=tuple(sorted(set(found.values()))), manifest_images=tuple(sorted(found)), fix=fix,
-        why_not=None if fix else f"no safe reorder: {why}",
+        why_not=None if fix else why,
     )
 
 
@@ -542,13 +542,16 @@ def _setup_finding(view: StageView, setups: list[int], pending: list[Step], ctx:
     message = (f"{_q(first)} brings the sources in before {_q(run)}, which installs system packages or tools: "
                "any source edit re-runs it.")
     target = view.steps[last].ins if last is not None else run
-    plan = f"move {_q(first, 30)} down to just after {_q(target, 40)}"
     fix = Fix(target.line, (), tuple(s.ins.line for s in pending)) if last is not None and not why else None
+    if last is not None:
+        suggestion = (f"Install the system packages and tools before copying the sources: move {_q(first, 30)} "
+                      f"down to just after {_q(target, 40)}.")
+    else:
+        suggestion = (f"Copy only the files {_q(run, 40)} reads before it, run it, then copy the rest after it.")
     return Finding(
         rule=COPY_BEFORE_SETUP, severity=PROBLEM, stage=view.stage.label, line=first.line,
         instruction=first.original, related_line=run.line, related_instruction=run.original, message=message,
-        suggestion=f"Install the system packages and tools before copying the sources: {plan}.",
-        scenario=_edit_scenario(copies, set()), fix=fix, why_not=None if fix else f"no safe reorder: {why}",
+        suggestion=suggestion, scenario=_edit_scenario(copies, set()), fix=fix, why_not=None if fix else why,
     )
 
 
