@@ -89,6 +89,34 @@ def _measure_summary(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _ci_outputs(findings: tuple[Finding, ...], df: Path, fmt: str, annotations: str | None, fail_on: str | None,
+                measure: bool) -> None:
+    """SARIF on stdout, GitHub annotations, and --fail-on's exit, before anything is built."""
+    from importlib.metadata import version
+
+    from ..render.findings_ci import github_annotations, sarif
+
+    if fmt == "sarif":
+        if measure:
+            raise UsageError("--format sarif reports findings only; run --measure without it")
+        sys.stdout.write(json.dumps(sarif(findings, df, version("cacheprof")), indent=2) + "\n")
+    if annotations == "github":
+        for line in github_annotations(findings, df):
+            click.echo(line, err=fmt in ("json", "sarif"))
+    if fail_on and measure:
+        raise UsageError("--fail-on checks the findings without building; run --measure without it")
+
+
+def _fail_on(findings: tuple[Finding, ...], fail_on: str | None) -> None:
+    from ..errors import CacheprofError
+    from ..render.findings_ci import failing
+
+    bad = failing(findings, fail_on)
+    if bad:
+        raise CacheprofError(f"{len(bad)} finding(s) at or above {fail_on} (--fail-on {fail_on}); first: line "
+                             f"{bad[0].line}: {bad[0].message}", exit_code=1)
+
+
 @click.command("advise")
 @click.argument("context", default=".", type=click.Path(path_type=Path))
 @click.option("-f", "--file", "dockerfile", type=click.Path(path_type=Path),
@@ -103,8 +131,14 @@ def _measure_summary(doc: dict[str, Any]) -> dict[str, Any]:
 @build_options()
 @click.option("--min-effect", default="5%,0.3s", show_default=True,
               help="With --measure: smallest difference called faster/slower.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help=f"json: one JSON document ({ADVICE_SCHEMA}) on stdout and nothing else.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "sarif"]), default="table", show_default=True,
+              help=f"json: one JSON document ({ADVICE_SCHEMA}) on stdout and nothing else; sarif: SARIF 2.1.0 "
+                   "for code scanning.")
+@click.option("--annotations", type=click.Choice(["github"]),
+              help="github: one ::warning file=...,line=N:: workflow command per finding (on stderr when stdout "
+                   "carries JSON or SARIF).")
+@click.option("--fail-on", "fail_on", type=click.Choice(["problem", "warning"]),
+              help="Exit 1 when a finding of this severity or above is found.")
 @report_options("<UTC timestamp>-advise-<context name>/, with --measure")
 @progress_option()
 @click.option("--changed", "changed", multiple=True,
@@ -120,7 +154,8 @@ def _measure_summary(doc: dict[str, Any]) -> dict[str, Any]:
               help="With --git-history: write the per-commit chart (PNG, or SVG by suffix) to this path.")
 def advise(context: Path, dockerfile: Path | None, measure: bool, write_path: Path | None, repeat: int,
            builder: str, build_args: tuple[str, ...], target: str | None, docker_host: str | None,
-           min_effect: str, fmt: str, out_dir: Path | None, force: bool, open_report: bool, progress: str,
+           min_effect: str, fmt: str, annotations: str | None, fail_on: str | None,
+           out_dir: Path | None, force: bool, open_report: bool, progress: str,
            quiet: bool, changed: tuple[str, ...], changed_args: tuple[str, ...], git_diff: str | None,
            git_history: int | None, profile_path: Path | None, chart_path: Path | None) -> None:
     """Say which step ordering makes Docker's build cache useless, and propose the Dockerfile that fixes it.
@@ -147,6 +182,10 @@ def advise(context: Path, dockerfile: Path | None, measure: bool, write_path: Pa
     diff = _diff(text, proposed, str(dockerfile or df))
     if write_path is not None:
         _write_new(write_path, proposed)
+    if fmt == "sarif" or annotations or fail_on:
+        _ci_outputs(findings, df, fmt, annotations, fail_on, measure)
+        if fmt == "sarif":
+            return _fail_on(findings, fail_on)
     doc: dict[str, Any] = {
         "schema": ADVICE_SCHEMA, "dockerfile": str(df), "context": str(ctx),
         "findings": [finding_to_dict(f) for f in findings], "changed": proposed != text,
@@ -160,7 +199,7 @@ def advise(context: Path, dockerfile: Path | None, measure: bool, write_path: Pa
     if not measure:
         if fmt == "json":
             sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-        return
+        return _fail_on(findings, fail_on)
     if proposed == text:
         click.echo("nothing to measure: no rewrite proposed", err=True)
         if fmt == "json":
