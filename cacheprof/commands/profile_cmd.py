@@ -11,7 +11,8 @@ import click
 from ..capture.session import ProfileOptions, open_driver, plan_profile, reraise_after_writing, run_plan
 from ..errors import BuildFailedError
 from ..model import Builder, EngineInfo, Profile, RunPlan
-from ..render.writer import write_outputs
+from ..render.report_worker import ReportWorker
+from ..render.writer import write_profile_file, write_report
 from .options import build_options, progress_option, report_options, summary_option
 from .report_out import announce, claim, make_progress, write_summary
 
@@ -61,13 +62,18 @@ def profile(context: Path, dockerfile: Path | None, scenarios: tuple[str, ...], 
     live = make_progress(progress, quiet)
     driver = open_driver(docker_host, replay_dir)
     failure: BaseException | None = None
+    worker = ReportWorker()  # loads the report stack while the builds run
     try:
         live.header(header_rows(plan, driver.engine_info()))
         profile_data, failure = run_plan(driver, plan, record_dir=record_dir, reporter=live)
+    except BaseException:
+        worker.cancel()
+        raise
     finally:
         live.close()
         driver.close()
-    write_outputs(profile_data, out)
+    # The data first, then the table, then the report (the slowest part) while the table is read.
+    write_profile_file(profile_data, out)
     if fmt == "json":
         from ..store.profile_json import dumps
 
@@ -79,6 +85,9 @@ def profile(context: Path, dockerfile: Path | None, scenarios: tuple[str, ...], 
         width = fit_width(shutil.get_terminal_size((80, 24)).columns)
         verdict = profile_verdict(profile_data, _fix_available(plan))
         sys.stdout.write(render_profile(profile_data, width, verdict))
+    sys.stdout.flush()
+    if worker.render(out) is not None:  # it could not: render here, where an error is reported as usual
+        write_report(profile_data, out, write_profile=False)
     write_summary(summary, lambda: _summary_text(profile_data))
     announce(out / "report.html", open_report)
     reraise_after_writing(failure, out, len(profile_data.builds))

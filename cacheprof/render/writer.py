@@ -60,8 +60,8 @@ def default_report_dir(context: Path, root: Path = Path("reports")) -> Path:
     return root / f"{stamp}-{name}"
 
 
-def write_outputs(profile: Profile, out: Path) -> list[Path]:
-    """Write profile.json first (the data, before the report stack is even imported), then the report."""
+def write_profile_file(profile: Profile, out: Path) -> Path:
+    """profile.json alone: the data, before the report stack is even imported."""
     from ..store.profile_json import dumps
 
     try:
@@ -69,9 +69,12 @@ def write_outputs(profile: Profile, out: Path) -> list[Path]:
         (out / "profile.json").write_text(dumps(profile))
     except OSError as e:
         raise UsageError(f"cannot write the report folder {out}: {e.strerror}; pass a writable --out") from None
-    from ..render.writer import write_report
+    return out / "profile.json"
 
-    return [out / "profile.json", *write_report(profile, out, write_profile=False)]
+
+def write_outputs(profile: Profile, out: Path) -> list[Path]:
+    """Write profile.json first (the data, before the report stack is even imported), then the report."""
+    return [write_profile_file(profile, out), *write_report(profile, out, write_profile=False)]
 
 
 def write_compare_outputs(out: Path, profiles: dict[str, Profile], comparison: Any, doc: dict[str, Any],
