@@ -278,6 +278,24 @@ def test_an_install_that_may_rewrite_a_sent_lock_file_gets_no_rewrite(tmp_path, 
     assert f.fix is not None, f.why_not
 
 
+@pytest.mark.parametrize(("files", "run", "why"), [
+    ({"package.json": '{"dependencies": {"ui": "file:./libs/ui"}}', "package-lock.json": "{}", "libs/ui/x.js": ""},
+     "RUN npm ci", "from a local folder"),
+    ({"package.json": '{"pnpm": {"patchedDependencies": {"a@1": "patches/a.patch"}}}', "pnpm-lock.yaml": "",
+      "patches/a.patch": ""}, "RUN pnpm install --frozen-lockfile", "patchedDependencies"),
+    ({"pyproject.toml": '[tool.poetry.dependencies]\nlib = { path = "./lib", develop = true }\n', "poetry.lock": ""},
+     "RUN poetry install --no-root", "local path"),
+    ({"pyproject.toml": "[tool.uv.workspace]\nmembers = ['pkgs/*']\n", "uv.lock": ""},
+     "RUN uv sync --locked --no-install-project", "uv workspace"),
+    ({"composer.json": '{"repositories": [{"type": "path", "url": "./packages/*"}]}', "composer.lock": "{}"},
+     "RUN composer install --no-scripts --no-autoloader", "path repository"),
+])
+def test_a_dependency_from_a_local_folder_gets_no_rewrite(tmp_path, files, run, why):
+    ctx = project(tmp_path, {**APP, **files}, f"FROM x\nWORKDIR /app\nCOPY . .\n{run}\n")
+    [f] = advise(ctx)[0]
+    assert f.rule == COPY_BEFORE_INSTALL and f.fix is None and why in (f.why_not or ""), f.why_not
+
+
 def test_a_dependency_step_whose_manifests_are_not_sent_gets_no_rewrite(tmp_path):
     ctx = project(tmp_path, {**APP, ".dockerignore": "Gemfile*\n", "Gemfile": "", "Gemfile.lock": ""},
                   "FROM ruby:3\nWORKDIR /app\nCOPY . .\nRUN if test -f Gemfile.lock; then bundle install; fi\n")

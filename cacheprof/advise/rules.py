@@ -148,6 +148,10 @@ _LOCAL_REQ = re.compile(r"^\s*(?:-e|--editable)\b|^\s*(?:\.{1,2}/|/|file:)|@\s*f
                         r"(?:\.|/)|^\s*git\+file:", re.MULTILINE)
 _REQ_INCLUDE = re.compile(r"^\s*(?:-r|--requirement|-c|--constraint)(?:=|\s*)(\S+)", re.MULTILINE)
 _NODE_SCRIPTS = ("preinstall", "install", "postinstall", "prepare", "prepublish")
+_LOCAL_SPECS = ("file:", "link:", "portal:", "./", "../", "/")
+# A dependency taken from a folder of the project (poetry/uv/pipenv tables, composer path repositories).
+_LOCAL_PY = re.compile(r"^\s*[\w.\"'-]+\s*=\s*\{[^}\n]*\bpath\s*=|^\s*\[tool\.uv\.workspace\]", re.MULTILINE)
+_LOCAL_COMPOSER = re.compile(r'"type"\s*:\s*"path"')
 
 
 def _json(ctx: ContextFiles, rel: str) -> dict:
@@ -182,11 +186,21 @@ def _node_members(ctx: ContextFiles, where: str) -> tuple[list[str], str | None]
                 if rel in ctx.files:
                     members.append(rel)
     for rel in [posixpath.join(where, "package.json"), *members]:
-        scripts = _json(ctx, rel).get("scripts")
+        data = _json(ctx, rel)
+        scripts = data.get("scripts")
         if isinstance(scripts, dict):
             hooks = [s for s in _NODE_SCRIPTS if s in scripts]
             if hooks:
                 return members, f"{rel} has a `{hooks[0]}` script that runs during the install and may read any file"
+        for table in ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies"):
+            deps = data.get(table)
+            local = [k for k, v in deps.items() if isinstance(v, str) and v.startswith(_LOCAL_SPECS)] \
+                if isinstance(deps, dict) else []
+            if local:
+                return members, f"{rel} takes `{local[0]}` from a local folder, which the install reads too"
+        pnpm = data.get("pnpm")
+        if isinstance(pnpm, dict) and pnpm.get("patchedDependencies"):
+            return members, f"{rel} patches dependencies with files from the sources (pnpm patchedDependencies)"
     return members, None
 
 
@@ -249,6 +263,10 @@ def _manifests(action: Action, step: Step, ctx: ContextFiles, copies: list[CopyM
         elif name == "composer.json" and re.search(r'"(?:pre|post)-(?:install|update|autoload)-', text) \
                 and "--no-scripts" not in action.segment.words:
             why = why or "composer.json has install scripts that run during the install; add --no-scripts"
+        elif name == "composer.json" and _LOCAL_COMPOSER.search(text):
+            why = why or "composer.json has a path repository, a folder of the sources the install reads"
+        elif name in ("pyproject.toml", "Pipfile") and _LOCAL_PY.search(text):
+            why = why or f"{rel} takes a dependency from a local path (or is a uv workspace), which the install reads"
     if action.eco == "cargo" and action.kind == DEP and action.segment.words[1] == "fetch":
         why = why or "cargo reads Cargo.toml only with its targets present: build the dependencies with a stub"
     return found, why
