@@ -330,7 +330,7 @@ def check_series(series: Sequence[ResultPoint], t: Thresholds = DEFAULT_THRESHOL
             band_now = baseline_band(base_medians, t)
             sign_now = beyond(now.median_s, band_now, t)
             if sign_now:
-                streak = [p for p in [*usable, current]][-t.persistence:] if t.persistence > 1 else [current]
+                streak = [*usable, current][-t.persistence:] if t.persistence > 1 else [current]
                 before = usable[: len(usable) - (len(streak) - 1)][-t.window:]
                 streak_base = _medians(before, scenario)
                 confirmed = False
