@@ -687,7 +687,8 @@ def parse_target(target: str | Path) -> HistoryTarget:
 
 
 def open_history(target: str | Path, *, create: bool = True) -> HistoryDB:
-    """Open (and with `create`, make or migrate) a history. Refuses foreign or corrupt stores untouched."""
+    """Open a history and bring its schema up to date; `create=False` refuses a SQLite file that does not
+    exist yet. Refuses foreign or corrupt stores untouched."""
     t = parse_target(target)
     if t.sqlite_path is not None:
         _check_sqlite_file(t.sqlite_path)
@@ -705,12 +706,8 @@ def open_history(target: str | Path, *, create: bool = True) -> HistoryDB:
     try:
         with db._errors(), engine.connect():
             pass
-        if create:
-            db.migrate()
-        else:
-            version = db.schema_version()
-            if version > LATEST_VERSION:
-                raise InputFormatError(f"history {t.display} has schema version {version}; use a newer cacheprof")
+        # Readers migrate too: an older history gains the newer columns (nothing it holds is changed).
+        db.migrate()
     except BaseException:
         engine.dispose()
         raise
