@@ -10,6 +10,7 @@ import pytest
 
 from cacheprof.store.history_db import open_history
 
+from .history_helpers import fresh_postgres_database
 from .test_profile_docker import run_cli
 
 pytestmark = pytest.mark.docker
@@ -101,11 +102,19 @@ def test_corrupt_history_keeps_this_run_beside_it(docker_engine, tmp_path):
         assert db.count_rows()["builds"] == 1
 
 
-def test_two_bench_processes_on_one_sqlite_file_both_land(docker_engine, tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_history(request, tmp_path):
+    if request.param == "sqlite":
+        yield str(tmp_path / "shared.sqlite")
+    else:
+        yield from fresh_postgres_database()
+
+
+def test_two_bench_processes_on_one_history_both_land(docker_engine, tmp_path, shared_history):
     import subprocess
     import sys
 
-    history = tmp_path / "shared.sqlite"
+    history = shared_history
     procs = []
     for name in ("left", "right"):
         ctx = tmp_path / name
