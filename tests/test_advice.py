@@ -278,6 +278,15 @@ def test_an_install_that_may_rewrite_a_sent_lock_file_gets_no_rewrite(tmp_path, 
     assert f.fix is not None, f.why_not
 
 
+def test_pip_reads_the_constraint_file_named_by_its_environment(tmp_path):
+    ctx = project(tmp_path, {**APP, "requirements.txt": "flask\n", "constraints.txt": "flask<4\n"},
+                  "FROM x\nENV PIP_CONSTRAINT=constraints.txt\nWORKDIR /app\nCOPY . .\n"
+                  "RUN pip install -r requirements.txt\n")
+    [f] = advise(ctx)[0]
+    assert f.manifests == ("constraints.txt", "requirements.txt") and f.fix is not None
+    assert f.fix.insert == ("COPY constraints.txt requirements.txt ./",)
+
+
 @pytest.mark.parametrize(("files", "run", "why"), [
     ({"package.json": '{"dependencies": {"ui": "file:./libs/ui"}}', "package-lock.json": "{}", "libs/ui/x.js": ""},
      "RUN npm ci", "from a local folder"),
@@ -289,6 +298,10 @@ def test_an_install_that_may_rewrite_a_sent_lock_file_gets_no_rewrite(tmp_path, 
      "RUN uv sync --locked --no-install-project", "uv workspace"),
     ({"composer.json": '{"repositories": [{"type": "path", "url": "./packages/*"}]}', "composer.lock": "{}"},
      "RUN composer install --no-scripts --no-autoloader", "path repository"),
+    ({"build.gradle": "", "settings.gradle": "", "buildSrc/build.gradle": ""}, "RUN gradle dependencies",
+     "buildSrc"),
+    ({"build.gradle": "", "settings.gradle": "includeBuild('../plugins')\n"}, "RUN gradle dependencies",
+     "multi-project"),
 ])
 def test_a_dependency_from_a_local_folder_gets_no_rewrite(tmp_path, files, run, why):
     ctx = project(tmp_path, {**APP, **files}, f"FROM x\nWORKDIR /app\nCOPY . .\n{run}\n")

@@ -216,7 +216,12 @@ def _manifests(action: Action, step: Step, ctx: ContextFiles, copies: list[CopyM
         everything.update(c.files)
     found: dict[str, str] = {}
     if action.eco == "pip":
-        todo = [join(cwd, r) for r in action.reads]
+        env_files = [p for name in ("PIP_CONSTRAINT", "PIP_REQUIREMENT", "UV_CONSTRAINT") if name in step.env
+                     for p in (step.env[name].value or "").split()]
+        links = step.env.get("PIP_FIND_LINKS")
+        if links is not None and any(not v.startswith(("http:", "https:")) for v in (links.value or ".").split()):
+            return found, "PIP_FIND_LINKS points pip at a local folder, which the install reads too"
+        todo = [join(cwd, r) for r in (*action.reads, *env_files)]
         while todo:
             image = todo.pop()
             rel = everything.get(image)
@@ -256,7 +261,7 @@ def _manifests(action: Action, step: Step, ctx: ContextFiles, copies: list[CopyM
             why = why or "the Gemfile reads a gemspec or a local path, which need the sources"
         elif name == "pom.xml" and re.search(r"<modules>|<relativePath>", text):
             why = why or "a multi-module pom.xml needs every module's pom too"
-        elif name.startswith("settings.gradle") and re.search(r"\binclude\s*[(\"']", text):
+        elif name.startswith("settings.gradle") and re.search(r"\binclude(?:Build)?\s*[(\"']", text):
             why = why or "a multi-project Gradle build needs every project's build file too"
         elif name.endswith(("proj",)) and "<ProjectReference" in text:
             why = why or f"{rel} references other projects, whose files the restore needs too"
@@ -267,6 +272,8 @@ def _manifests(action: Action, step: Step, ctx: ContextFiles, copies: list[CopyM
             why = why or "composer.json has a path repository, a folder of the sources the install reads"
         elif name in ("pyproject.toml", "Pipfile") and _LOCAL_PY.search(text):
             why = why or f"{rel} takes a dependency from a local path (or is a uv workspace), which the install reads"
+    if action.eco == "gradle" and any(under(image, join(cwd, "buildSrc")) for c in copies for image in c.files):
+        why = why or "buildSrc/ holds build logic that Gradle compiles for any task, dependencies included"
     if action.eco == "cargo" and action.kind == DEP and action.segment.words[1] == "fetch":
         why = why or "cargo reads Cargo.toml only with its targets present: build the dependencies with a stub"
     return found, why
