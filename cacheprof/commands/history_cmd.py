@@ -119,30 +119,13 @@ def export(history: str, as_csv: bool, as_json: bool, out: Path | None) -> None:
 def import_(history: str, source: Path) -> None:
     """Import bench result files: a folder of *.json (the history folders of earlier versions, or files
     kept beside a history that could not be written), a single file, or `export --json` lines."""
-    from ..store.history_json import read_run_file, run_from_dict
-
     if source.is_dir():
         files = sorted(p for p in source.glob("*.json") if p.is_file())
     elif source.is_file():
         files = [source]
     else:
         raise InputFormatError(f"history import: {source} does not exist")
-    runs = []
-    for f in files:
-        try:
-            text = f.read_text(encoding="utf-8")
-            json.loads(text)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            lines = [(i, line) for i, line in enumerate(text.splitlines(), 1) if line.strip()] \
-                if "text" in locals() and isinstance(text, str) else []
-            if len(lines) > 1 and all(line.lstrip().startswith("{") for _, line in lines):
-                for i, line in lines:  # `history export --json` output: one document per line
-                    try:
-                        runs.append(run_from_dict(json.loads(line), f"{f}:{i}"))
-                    except json.JSONDecodeError as e:
-                        raise InputFormatError(f"{f}:{i}: not valid JSON ({e.msg})") from None
-                continue
-        runs.append(read_run_file(f))  # names the file and what is wrong with it
+    runs = [run for f in files for run in _read_runs(f)]
     added = skipped = 0
     # Everything was read (and checked) before the first write: a bad file adds nothing.
     with _open(history, create=True) as db:
@@ -153,6 +136,26 @@ def import_(history: str, source: Path) -> None:
             db.add_run(run)
             added += 1
     click.echo(f"imported {added} run(s) into {history}" + (f"; {skipped} already there" if skipped else ""))
+
+
+def _read_runs(path: Path) -> list[Any]:
+    """One run document (a bench result file), or `history export --json` lines (one document each)."""
+    from ..store.history_json import read_run_file, run_from_dict
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return [read_run_file(path)]  # says what is wrong with the file
+    lines = [(i, line.strip()) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if len(lines) < 2 or not all(line.startswith("{") and line.endswith("}") for _, line in lines):
+        return [read_run_file(path)]
+    out = []
+    for i, line in lines:
+        try:
+            out.append(run_from_dict(json.loads(line), f"{path}:{i}"))
+        except json.JSONDecodeError as e:
+            raise InputFormatError(f"{path}:{i}: not valid JSON ({e.msg})") from None
+    return out
 
 
 @history.command("report")
