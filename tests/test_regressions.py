@@ -198,3 +198,20 @@ def test_hit_rate_counts_only_work_steps_of_ok_builds():
     assert (sp.work_steps, sp.cached_steps, sp.builds, sp.ok, sp.durations_ok_s) == (8, 7, 3, 2, (1.0, 1.0))
     assert sp.hit_rate == 7 / 8
     assert sp.steps[("0", "RUN install deps", 0)].status == "RUN"
+
+
+def test_trend_marks_regressions_and_new_baselines():
+    from cacheprof.analysis.trends import trends
+
+    new = BaselineKey(machine=KEY.machine, engine_version="27.0.0", builder="buildkit")
+    pts = [point(1), point(2), point(3), point(4, warm=(0.6, 0.6), warm_st="CCCRRR"), point(5, key=new)]
+    (cold, warm) = trends({("app", "default"): pts})
+    assert [p.marks for p in warm.points] == [(), (), (), ("cache regression",), ()]
+    assert [p.new_baseline for p in warm.points] == [False, False, False, False, True]
+    assert [p.baseline_s for p in warm.points] == [None, 0.5, 0.5, 0.5, None]
+    assert [p.hit_rate for p in warm.points][3] == 0.25 and cold.points[0].hit_rate == 0.0
+    # cache saved: warm steps took 0 s where cold took 1 s each (run 1); in run 4 three of four ran again
+    assert warm.points[0].cache_saved == 1.0 and warm.points[3].cache_saved == 0.25
+    assert [r.label for r in warm.grid] == ["L3 COPY deps.txt .", "L4 RUN install deps", "L5 COPY . .",
+                                            "L6 RUN build app"]
+    assert warm.grid[1].states == ("CACHED", "CACHED", "CACHED", "RUN", "CACHED") and cold.grid == ()

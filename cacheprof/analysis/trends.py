@@ -31,6 +31,8 @@ class TrendPoint:
     baseline_s: float | None
     # "cache regression", "time regression", "cache improvement", "time improvement"
     marks: tuple[str, ...] = ()
+    # The machine, engine version or builder changed here: a new baseline starts with this run.
+    new_baseline: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ def trends(series_by_result: Mapping[tuple[str, str], Sequence[ResultPoint]], t:
                     min_s=min(d) if d else None, max_s=max(d) if d else None, ok=sp.ok, builds=sp.builds,
                     hit_rate=sp.hit_rate, cache_saved=cache_saved(sp, p.scenarios.get(COLD)),
                     baseline_s=baselines.get((i, scenario)), marks=tuple(marks.get((i, scenario), ())),
+                    new_baseline=i > 0 and series[i - 1].key != p.key,
                 ))
             grid: tuple[GridRow, ...] = ()
             if shows_cache_grid(scenario):

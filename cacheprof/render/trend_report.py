@@ -70,6 +70,9 @@ def duration_chart(t: ScenarioTrend) -> str:
     if failed:
         ax.plot([x for x, _ in failed], [0 for _ in failed], "x", color="#e53935", ms=7, ls="none",
                 label="failed builds")
+    changes = [x for x, p in zip(xs, pts, strict=True) if p.new_baseline]
+    for n, x in enumerate(changes):
+        ax.axvline(x - 0.5, color="#9c27b0", ls=":", lw=1.2, label="new baseline" if n == 0 else None)
     ax.set_ylabel("seconds", fontsize=_RC_FONT)
     ax.set_ylim(bottom=0)
     _run_ticks(ax, pts)
@@ -138,7 +141,7 @@ def _point_row(p: TrendPoint) -> str:
     return (f"<tr><td>{html.escape(p.run_uid)}</td><td>{html.escape((p.commit or '-')[:12])}</td>"
             f"<td>{s(p.median_s)}</td><td>{s(p.min_s)}..{s(p.max_s)}</td><td>{p.ok}/{p.builds}</td>"
             f"<td>{s(p.baseline_s)}</td><td>{hit}</td><td>{saved}</td>"
-            f"<td>{html.escape(', '.join(p.marks))}</td></tr>")
+            f"<td>{html.escape(', '.join((*p.marks, *(['new baseline'] if p.new_baseline else []))))}</td></tr>")
 
 
 _CSS = """
