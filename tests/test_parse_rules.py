@@ -157,3 +157,37 @@ def test_plain_builds_come_out_in_the_order_they_began():
     assert [(b.steps[-1].instruction, str(b.steps[-1].status), b.complete) for b in builds] == [
         ("RUN ./long-test-suite.sh", "UNKNOWN", False), ("RUN ./quick.sh", "RUN", True),
         ("RUN ./quick.sh", "CACHED", True)]
+
+
+def test_a_classic_step_line_wrapped_once_is_rejoined():
+    """One wrapped line is too few to measure a console width; the engine's ` ---> ` always comes next
+    after a Step line, so anything else there is the rest of it (the issue's `FROM ` / image case)."""
+    log = b"""2024-03-29T14:03:39.1234567Z Sending build context to Docker daemon  3.072kB
+2024-03-29T14:03:39.1234567Z Step 1/3 : FROM\x20
+python:3.12-slim
+2024-03-29T14:03:40.1234567Z 3.12-slim: Pulling from library/python
+2024-03-29T14:03:44.1234567Z Digest: sha256:9c0e3a7f5d1b2c4e6a8b0d2f4e6a8c0b2d4f6a8c0e2b4d6f8a0c2e4b6d8f0a2c
+2024-03-29T14:03:44.1234567Z  ---> 6e2f1ad2f8c1
+2024-03-29T14:03:44.1234567Z Step 2/3 : FROM busybox:1.36
+2024-03-29T14:03:44.1234567Z  ---> 577e46a22b46
+2024-03-29T14:03:44.1234567Z Step 3/3 : RUN pip install --no-cache-dir -r requirements.txt --index-url https://pypi.internal.exam
+ple.com/simple
+2024-03-29T14:03:44.1234567Z  ---> Running in 3f2e1d0c9b8a
+2024-03-29T14:03:49.1234567Z  ---> 1b2c3d4e5f60
+2024-03-29T14:03:49.1234567Z Successfully built 1b2c3d4e5f60
+"""
+    assert [[r[1:3] for r in b] for b in rows(log)] == [[
+        ("FROM python:3.12-slim", "PULLED"),
+        ("FROM busybox:1.36", "CACHED"),
+        ("RUN pip install --no-cache-dir -r requirements.txt --index-url https://pypi.internal.example.com/simple",
+         "RUN"),
+    ]]
+
+
+def test_a_classic_step_line_wrapped_twice_is_rejoined():
+    long = b"RUN apt-get update && apt-get install -y --no-install-recommends build-essential libpq-dev curl git"
+    step = b"Step 2/2 : " + long
+    wrapped = step[:40] + b"\n" + step[40:80] + b"\n" + step[80:]
+    log = b"Step 1/2 : FROM busybox:1.36\n ---> 577e46a22b46\n" + wrapped + (
+        b"\n ---> Running in 3f2e1d0c9b8a\nfetching\n ---> 1b2c3d4e5f60\nSuccessfully built 1b2c3d4e5f60\n")
+    assert [[r[1:3] for r in b] for b in rows(log)] == [[("FROM busybox:1.36", "CACHED"), (long.decode(), "RUN")]]

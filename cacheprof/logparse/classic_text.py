@@ -60,10 +60,16 @@ _LINE_START = re.compile(
     rb"\d{4}-\d\d-\d\d|\[\d{4}-|\s*```|\s*~~~|Pulling|Download)"
 )
 _PULL = re.compile(rb": Pulling from ")
+# What may follow a Step line and is a line of its own, not the rest of a wrapped one.
+OWN_LINE = re.compile(
+    rb"\s*$|\s?--->|Step \d|\S*: Pulling from |Pulling |Digest: |Status: |# Executing|Successfully |"
+    rb"Removing intermediate|Sending build|WARNING|ERROR|Error|\[Warning\]"
+)
 
 
 def select(block: bytes) -> list[bytes]:
-    """The block's first line (left to KEEP_FIRST), and every line that may matter, in order."""
+    """The block's first line (left to KEEP_FIRST), and every line that may matter, in order; also the
+    line after a Step line when it is not the usual ` --->` (it may be the rest of a wrapped Step line)."""
     first = block.find(b"\n")
     if first < 0:
         return [block]
@@ -72,10 +78,29 @@ def select(block: bytes) -> list[bytes]:
     if pulls:
         starts = sorted(set(starts).union(p for p in pulls if p > 0))
     out = [block[:first]]
-    find = block.find
-    for start in starts:
+    find, startswith = block.find, block.startswith
+    if startswith(b"Step ") and not startswith(b" --->", first + 1) and (not starts or starts[0] != first + 1):
+        starts.insert(0, first + 1)
+    k, n = 0, len(starts)
+    while k < n:
+        start = starts[k]
         end = find(b"\n", start)
-        out.append(block[start:] if end < 0 else block[start:end])
+        if end < 0:
+            out.append(block[start:])
+            break
+        out.append(block[start:end])
+        k += 1
+        if startswith(b"Step ", start) and not startswith(b" --->", end + 1):
+            # Rare: the next lines (up to 3: a line wrapped more than once) go to the parser, which tells
+            # the rest of a Step line from a line of its own; KEEP_FIRST filters them again after that.
+            at, stop = end + 1, starts[k] if k < n else len(block)
+            extra = []
+            while at < stop and len(extra) < 3:
+                extra.append(at)
+                nl = find(b"\n", at)
+                at = len(block) if nl < 0 else nl + 1
+            starts[k:k] = extra
+            n += len(extra)
     return out
 
 
@@ -91,6 +116,7 @@ class ClassicTextParser(ParserBase):
         self.ended = False
         self.offset = 0
         self.last = -1
+        self.pending: bytes | None = None  # a Step line, held until the next line tells whether it wrapped
 
     def _assembler(self) -> ClassicAssembler:
         if self.asm is None:
@@ -98,14 +124,19 @@ class ClassicTextParser(ParserBase):
         return self.asm
 
     def feed(self, line: bytes) -> None:
+        if self.pending is not None:
+            if not OWN_LINE.match(line) and not FAILURE.match(line):
+                self.pending += line  # the rest of a Step line a console wrapped; it may go on again
+                return
+            self._take_step()
         if line.startswith(b" --->"):  # most lines that get here: a step's cache/container/close line
             if self.asm is not None:
                 self.asm.feed_line(line.decode("utf-8", "replace"), None)
             return
         if line.startswith(b"Step "):
-            m = STEP.match(line)
-            if m is not None:
-                self._step(int(m.group(1)), m.group(2), line, m.end())
+            if STEP.match(line) is not None:
+                self.pending = line
+                self.keep_first = None  # see the next line whatever it starts with
                 return
         elif line.startswith(b"Sending build context"):
             if self.asm is not None and (self.asm.saw_step or self.ended or self.asm.error):
@@ -127,6 +158,11 @@ class ClassicTextParser(ParserBase):
             self.ended = True
             self.keep_first = KEEP_FIRST
 
+    def _take_step(self) -> None:
+        line, self.pending = self.pending, None
+        m = STEP.match(line)  # type: ignore[arg-type]
+        self._step(int(m.group(1)), m.group(2), line, m.end())  # type: ignore[union-attr, arg-type]
+
     def _step(self, n: int, total: bytes | None, line: bytes, end: int) -> None:
         if self.asm is not None and (self.ended or (self.asm.saw_step and n <= self.last)):
             self._finish()  # numbers only grow within a build
@@ -145,6 +181,8 @@ class ClassicTextParser(ParserBase):
         self.keep_first = None if text.lstrip()[:4].upper() == "FROM" else KEEP_FIRST
 
     def close(self, *, cut: bool) -> None:
+        if self.pending is not None:
+            self._take_step()
         self._finish()
 
     def _finish(self) -> None:
