@@ -89,3 +89,35 @@ def test_assignment_is_stable_and_honours_the_suite():
 def test_run_ids_sort_by_time_and_differ():
     (c1, u1), (c2, u2) = new_run_id(), new_run_id()
     assert u1 != u2 and u1[:16] <= u2[:16] and c1 <= c2 and c1.endswith("+00:00")
+
+
+def test_suite_commit_and_dirty_flag(tmp_path):
+    import subprocess
+
+    from cacheprof.store.bench_results import git_commit, git_dirty
+
+    assert git_commit(tmp_path) is None and git_dirty(tmp_path) is None  # not a repository
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"}
+
+    def git(*args: str) -> str:
+        import os
+
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True,
+                              env={**os.environ, **env}).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "suite.toml").write_text("a\n")
+    git("add", "suite.toml")
+    git("commit", "-q", "-m", "suite")
+    assert git_commit(tmp_path) == git("rev-parse", "HEAD") and git_dirty(tmp_path) is False
+    (tmp_path / ".gitignore").write_text("reports/\n")
+    git("add", ".gitignore")
+    git("commit", "-q", "-m", "ignore")
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "history.sqlite").write_text("x\n")
+    assert git_dirty(tmp_path) is False  # ignored files (the history itself) do not count
+    (tmp_path / "new.py").write_text("x\n")
+    assert git_dirty(tmp_path) is True  # a new file does: `COPY . .` sends it
+    (tmp_path / "new.py").unlink()
+    (tmp_path / "suite.toml").write_text("b\n")
+    assert git_dirty(tmp_path) is True

@@ -169,8 +169,9 @@ def git_commit(folder: Path) -> str | None:
 
 
 def git_dirty(folder: Path) -> bool | None:
-    """Whether the work tree had uncommitted changes (then the commit alone does not say what ran)."""
-    r = _git(folder, "status", "--porcelain", "--untracked-files=no")
+    """Whether the work tree had uncommitted changes, new files not ignored included (a build context
+    copies them too): then the commit alone does not say what ran."""
+    r = _git(folder, "status", "--porcelain")
     if r is None or r.returncode != 0:
         return None
     return bool(r.stdout.strip())
