@@ -1,1 +1,2 @@
-"""Versioned documents on disk: profile JSON and its schema, bench results and their history."""
+"""Versioned documents on disk: profile JSON and its schema, bench suites, and the bench history database
+with its run documents."""
