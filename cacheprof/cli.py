@@ -7,6 +7,7 @@ exception too, unless --debug asks for the traceback.
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from typing import Any
 
@@ -36,7 +37,14 @@ class _Group(click.Group):
 
     def _invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # here, not at exit: a closed pipe is then ours to handle
+            return result
+        except BrokenPipeError:
+            # `cacheprof ... | head -2`: the reader left. What was measured is on disk already (reports are
+            # written before stdout); exit quietly, as a Ctrl-C would, without a traceback at shutdown.
+            _quiet_stdout()
+            ctx.exit(141)
         except CacheprofError as e:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -57,6 +65,16 @@ class _Group(click.Group):
                 err=True,
             )
             ctx.exit(70)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 @click.group(cls=_Group)

@@ -110,3 +110,29 @@ def test_profile_out_on_a_non_empty_folder_exits_2_before_building(tmp_path: Pat
     code, _, err = _replay_profile(["-f", str(tmp_path / "Dockerfile"), "--out", str(out)], dict(os.environ))
     assert code == 2 and "--force" in err
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_a_closed_stdout_pipe_exits_quietly_with_the_report_written(tmp_path: Path):
+    """`cacheprof profile ... | head -2`: the reader is gone before the table is written."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    ctx = tmp_path / "ctx"
+    shutil.copytree(FIXTURES / "python-app", ctx)
+    shutil.copy(RECORDING / "Dockerfile", ctx / "Dockerfile")
+    out = tmp_path / "out"
+    read, write = os.pipe()
+    os.close(read)  # nobody reads: the first write fails with EPIPE
+    try:
+        proc = subprocess.run([sys.executable, "-m", "cacheprof.cli", "profile", str(ctx), "--replay", str(RECORDING),
+                               "-q", "-s", "cold", "-s", "warm", "--out", str(out)], stdout=write,
+                              stderr=subprocess.PIPE, text=True, timeout=120, cwd=ROOT)
+    finally:
+        os.close(write)
+    assert proc.returncode == 141, proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    assert "Exception ignored" not in proc.stderr
+    assert (out / "profile.json").is_file() and (out / "report.html").is_file()
+    assert f"report: {(out / 'report.html').resolve()}" in proc.stderr

@@ -18,8 +18,15 @@ from ..errors import UsageError
 from ..model import Builder, RunPlan, parse_build_arg, parse_scenario
 from ..render.compare_table import render_comparison
 from ..render.terminal import fit_width
-from .options import build_options, parse_min_effect, progress_option, report_options, summary_option
-from .report_out import announce, claim, make_progress, write_summary
+from .options import (
+    build_options,
+    parse_min_effect,
+    progress_option,
+    report_options,
+    summary_option,
+    warn_unused_build_args,
+)
+from .report_out import announcing, claim, make_progress, write_summary
 
 if TYPE_CHECKING:
     from ..analysis.compare import Comparison
@@ -57,12 +64,13 @@ def _offline(before: Path, after: Path, ratio: float, seconds: float, fmt: str, 
     doc = comparison_to_dict(comparison)
     out = claim(out_dir, Path(profiles["before"].context or "."), "compare-profiles", force)
     write_compare_outputs(out, profiles, comparison, doc)
-    if fmt == "json":
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-    else:
-        sys.stdout.write(render_comparison(comparison, fit_width(shutil.get_terminal_size((80, 24)).columns)))
     write_summary(summary, lambda: _summary_text(comparison))
-    announce(out / "compare.html", open_report)
+    with announcing(out / "compare.html", open_report):
+        if fmt == "json":
+            sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        else:
+            sys.stdout.write(render_comparison(comparison, fit_width(shutil.get_terminal_size((80, 24)).columns)))
+        sys.stdout.flush()
 
 
 def _summary_text(comparison: Comparison) -> str:
@@ -124,6 +132,9 @@ def compare(before: Path, after: Path, context: Path | None, scenarios: tuple[st
         merged = [*default_scenarios(ctx, before_model), *default_scenarios(ctx, after_model)]
         plan_scenarios = tuple(dict.fromkeys(merged))
     check_edits(ctx, plan_scenarios)
+    for model in (before_model, after_model):
+        warn_unused_build_args(model, [parse_build_arg(a)[0] for a in build_args],
+                               [s.arg_name for s in plan_scenarios if s.arg_name])
     args = dict(parse_build_arg(a) for a in build_args)
     b = Builder(builder)
     plans = {
@@ -142,13 +153,13 @@ def compare(before: Path, after: Path, context: Path | None, scenarios: tuple[st
             check_equivalent=check_equivalent, out=out, reporter=live, header=header)
     finally:
         live.close()
-    if fmt == "json":
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-    else:
-        sys.stdout.write(render_comparison(comparison, fit_width(shutil.get_terminal_size((80, 24)).columns)))
-    click.echo(f"report written to {out}/", err=True)
     write_summary(summary, lambda: _summary_text(comparison))
-    announce(out / "compare.html", open_report)
+    with announcing(out / "compare.html", open_report):
+        if fmt == "json":
+            sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        else:
+            sys.stdout.write(render_comparison(comparison, fit_width(shutil.get_terminal_size((80, 24)).columns)))
+        sys.stdout.flush()
     raise_run_failures(profiles, failure, out)
 
 

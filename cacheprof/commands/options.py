@@ -3,15 +3,56 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
 import click
 
+from ..dockerfile import DockerfileModel
 from ..errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., object])
+
+
+# Build args every Dockerfile may use without declaring them (docker's predefined ARGs).
+PREDEFINED_ARGS = frozenset({
+    *(p for name in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY") for p in (name, name.lower())),
+    "BUILDKIT_INLINE_CACHE", "BUILDKIT_MULTI_PLATFORM", "BUILDKIT_SANDBOX_HOSTNAME", "BUILDKIT_SYNTAX",
+    "BUILDKIT_CONTEXT_KEEP_GIT_DIR", "SOURCE_DATE_EPOCH",
+})
+
+
+def _env_build_args(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    """`--build-arg NAME` takes NAME's value from the environment; unset, it is left out (docker does the same)."""
+    import os
+
+    out = []
+    for text in values:
+        if "=" in text:
+            out.append(text)
+        elif text in os.environ:
+            out.append(f"{text}={os.environ[text]}")
+        else:
+            click.echo(f"cacheprof: warning: --build-arg {text}: not set in the environment, left out", err=True)
+    return tuple(out)
+
+
+def unused_build_args(model: DockerfileModel, names: Iterable[str]) -> list[str]:
+    """The build args no ARG instruction declares (and that docker does not predefine): they change nothing."""
+    declared = {tok.split("=", 1)[0] for ins in (*model.global_args, *model.instructions) if ins.cmd.upper() == "ARG"
+                for tok in ins.value}
+    return sorted({n for n in names if n not in declared and n not in PREDEFINED_ARGS})
+
+
+def warn_unused_build_args(model: DockerfileModel, build_args: Iterable[str], arg_scenarios: Iterable[str]) -> None:
+    unused = unused_build_args(model, build_args)
+    if unused:
+        click.echo(f"cacheprof: warning: build-args {unused} are not consumed by any ARG in {model.path}: they "
+                   "change nothing", err=True)
+    for name in unused_build_args(model, arg_scenarios):
+        click.echo(f"cacheprof: warning: scenario arg:{name}=... measures nothing: no ARG {name} in {model.path}",
+                   err=True)
 
 
 def build_options(target_help: str = "Build only up to this stage.") -> Callable[[F], F]:
@@ -21,7 +62,9 @@ def build_options(target_help: str = "Build only up to this stage.") -> Callable
         for option in reversed((
             click.option("--builder", type=click.Choice(["buildkit", "classic"]), default="buildkit",
                          show_default=True),
-            click.option("--build-arg", "build_args", multiple=True, help="NAME=VALUE, repeatable."),
+            click.option("--build-arg", "build_args", multiple=True, callback=_env_build_args,
+                         help="NAME=VALUE, or NAME to take the value from the environment (as docker does); "
+                              "repeatable."),
             click.option("--target", help=target_help),
             click.option("--docker-host", help="Engine address (default: DOCKER_HOST and the SDK's environment)."),
         )):

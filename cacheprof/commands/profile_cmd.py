@@ -13,7 +13,7 @@ from ..errors import BuildFailedError
 from ..model import Builder, EngineInfo, Profile, RunPlan
 from ..render.report_worker import ReportWorker
 from ..render.writer import write_profile_file, write_report
-from .options import build_options, progress_option, report_options, summary_option
+from .options import build_options, progress_option, report_options, summary_option, warn_unused_build_args
 from .report_out import announce, claim, make_progress, write_summary
 
 
@@ -52,13 +52,19 @@ def profile(context: Path, dockerfile: Path | None, scenarios: tuple[str, ...], 
             build_args: tuple[str, ...], target: str | None, docker_host: str | None, fmt: str,
             out_dir: Path | None, force: bool, open_report: bool, record_dir: Path | None, replay_dir: Path | None,
             summary: Path | None, progress: str, quiet: bool) -> None:
-    """Build CONTEXT's Dockerfile several times and show, per step, whether the cache was used."""
+    """Build CONTEXT's Dockerfile several times and show, per step, whether the cache was used.
+
+    `-f -` reads the Dockerfile from stdin; it is kept in the report folder as Dockerfile.stdin."""
+    out: Path | None = None
+    if dockerfile is not None and str(dockerfile) == "-":
+        out, dockerfile = _stdin_dockerfile(context, out_dir, force)
     options = ProfileOptions(
         context=context, dockerfile=dockerfile, scenarios=scenarios, repeat=repeat, builder=Builder(builder),
         build_args=build_args, target=target,
     )
     plan = plan_profile(options)
-    out = claim(out_dir, plan.context, plan.context.name, force)
+    warn_unused_build_args(plan.model, plan.build_args, [s.arg_name or "" for s in plan.scenarios if s.arg_name])
+    out = out or claim(out_dir, plan.context, plan.context.name, force)
     live = make_progress(progress, quiet)
     driver = open_driver(docker_host, replay_dir)
     failure: BaseException | None = None
@@ -74,22 +80,28 @@ def profile(context: Path, dockerfile: Path | None, scenarios: tuple[str, ...], 
         driver.close()
     # The data first, then the table, then the report (the slowest part) while the table is read.
     write_profile_file(profile_data, out)
-    if fmt == "json":
-        from ..store.profile_json import dumps
+    pipe_closed = False
+    try:
+        if fmt == "json":
+            from ..store.profile_json import dumps
 
-        sys.stdout.write(dumps(profile_data))
-    else:
-        from ..render.terminal import fit_width, render_profile
-        from ..render.verdict import profile_verdict
+            sys.stdout.write(dumps(profile_data))
+        else:
+            from ..render.terminal import fit_width, render_profile
+            from ..render.verdict import profile_verdict
 
-        width = fit_width(shutil.get_terminal_size((80, 24)).columns)
-        verdict = profile_verdict(profile_data, _fix_available(plan))
-        sys.stdout.write(render_profile(profile_data, width, verdict))
-    sys.stdout.flush()
+            width = fit_width(shutil.get_terminal_size((80, 24)).columns)
+            verdict = profile_verdict(profile_data, _fix_available(plan))
+            sys.stdout.write(render_profile(profile_data, width, verdict))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pipe_closed = True  # the reader left (`| head`): finish the report, then exit quietly (cli.py)
     if worker.render(out) is not None:  # it could not: render here, where an error is reported as usual
         write_report(profile_data, out, write_profile=False)
     write_summary(summary, lambda: _summary_text(profile_data))
     announce(out / "report.html", open_report)
+    if pipe_closed:
+        raise BrokenPipeError
     reraise_after_writing(failure, out, len(profile_data.builds))
     failed = [b for b in profile_data.builds if not b.ok]
     if failed:
@@ -105,6 +117,21 @@ def _summary_text(profile: Profile) -> str:
     from ..render.summary import profile_summary
 
     return profile_summary(profile, analyze(profile))
+
+
+def _stdin_dockerfile(context: Path, out_dir: Path | None, force: bool) -> tuple[Path, Path]:
+    """The report folder, claimed now, and the Dockerfile read from stdin saved in it (outside the context,
+    unless --out says otherwise; the report then points at a file that still exists)."""
+    from ..errors import UsageError
+
+    text = sys.stdin.read()
+    if not text.strip():
+        raise UsageError("-f -: nothing on stdin; pipe a Dockerfile in, e.g. cacheprof profile . -f - < Dockerfile")
+    ctx = context.resolve()
+    out = claim(out_dir, ctx, ctx.name, force)
+    path = out / "Dockerfile.stdin"
+    path.write_text(text, encoding="utf-8")
+    return out, path
 
 
 def header_rows(plan: RunPlan, engine: EngineInfo | None) -> list[tuple[str, str]]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -45,3 +46,12 @@ def write_summary(path: Path | None, render: Callable[[], str]) -> None:
             fh.write(render())
     except OSError as e:
         click.echo(f"cacheprof: warning: cannot write the job summary {path}: {e.strerror}", err=True)
+
+
+@contextlib.contextmanager
+def announcing(page: Path, open_report: bool) -> Iterator[None]:
+    """Say where the report is after the block, also when the block fails on a closed stdout."""
+    try:
+        yield
+    finally:
+        announce(page, open_report)
