@@ -191,3 +191,12 @@ def test_a_classic_step_line_wrapped_twice_is_rejoined():
     log = b"Step 1/2 : FROM busybox:1.36\n ---> 577e46a22b46\n" + wrapped + (
         b"\n ---> Running in 3f2e1d0c9b8a\nfetching\n ---> 1b2c3d4e5f60\nSuccessfully built 1b2c3d4e5f60\n")
     assert [[r[1:3] for r in b] for b in rows(log)] == [[("FROM busybox:1.36", "CACHED"), (long.decode(), "RUN")]]
+
+
+def test_a_repeated_prefix_is_found_with_a_forced_format_too():
+    from pathlib import Path
+
+    real = Path(__file__).resolve().parent / "data" / "logs" / "real"
+    for name, fmt in (("plain_tool_prefix.log", "plain"), ("classic_go_log.log", "classic")):
+        auto, forced = parse_log(real / name), parse_log(real / name, fmt=fmt)
+        assert auto.builds and forced.builds == auto.builds

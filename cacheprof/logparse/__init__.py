@@ -95,6 +95,7 @@ class _LogReader:
         self.strip: Callable[[bytes, bytes], bytes] | None = None  # block-level noise removal, once seen
         self.block_noise: list[re.Pattern[bytes]] = []
         self.prefix = PrefixFinder()
+        self.claimed = False  # a line of some format came without a prefix: stop looking for one
 
     # --- the line loop (hot path) ---------------------------------------------------------------
 
@@ -173,14 +174,18 @@ class _LogReader:
             return
         if self.prefix.found is not None:
             line = self.prefix.strip(line)
-        elif self.default.parser is None and not self.channels and detect(line) is None:
-            # No format claims the line: maybe a prefix nobody listed stands before the build's lines.
-            confirmed = self.prefix.offer(line)
-            if confirmed:
-                self._strip_blocks(self.prefix.block_pattern())
-                for x in confirmed:
-                    self._route(x)
-                return
+        elif not self.claimed and not self.channels:
+            if detect(line) is not None:
+                self.claimed = True
+            else:
+                # No format claims the line: maybe a prefix nobody listed stands before the build's lines
+                # (also with --format-in, which skips detection but not this).
+                confirmed = self.prefix.offer(line)
+                if confirmed:
+                    self._strip_blocks(self.prefix.block_pattern())
+                    for x in confirmed:
+                        self._route(x)
+                    return
         self._route(line)
 
     def _strip_blocks(self, pattern: re.Pattern[bytes]) -> None:
@@ -206,10 +211,12 @@ class _LogReader:
             if ch is not None:
                 chan, line = ch, rest
         if chan.parser is None:
-            fmt = self.forced or detect(line)
-            if fmt is None:
+            # A forced format too starts at the first line some format claims (a log's prose before the
+            # build, or a prefix still to be found, would otherwise send everything down its fast path).
+            seen = detect(line)
+            if seen is None:
                 return
-            chan.parser = _PARSERS[fmt](self.model, partial(self._emit, chan), chan.name)
+            chan.parser = _PARSERS[self.forced or seen](self.model, partial(self._emit, chan), chan.name)
         chan.parser.feed(line)
 
     def _emit(self, chan: _Channel, pb: ParsedBuild) -> None:
