@@ -103,9 +103,13 @@ def plan_profile(o: ProfileOptions) -> RunPlan:
 
 
 def open_driver(docker_host: str | None, replay_dir: Path | None = None) -> Driver:
+    """The engine the docker CLI would use: --docker-host, DOCKER_HOST, or the current docker context."""
     if replay_dir is not None:
         return ReplayDriver(replay_dir)
-    return DockerDriver(docker_host)
+    from .docker_context import resolve_endpoint
+
+    endpoint = resolve_endpoint(docker_host)
+    return DockerDriver(endpoint.host, tls_cert_path=endpoint.tls_cert_path)
 
 
 def machine_info() -> dict[str, str]:
