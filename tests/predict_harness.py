@@ -134,11 +134,14 @@ def prediction_for(ctx: Path, df: Path, model: DockerfileModel, builder: Builder
 
 def run_builds(ctx: Path, df: Path, builder: Builder, scenarios: tuple[Scenario, ...],
                target: str | None = None) -> Profile:
+    """Build the scenarios in one run. The classic builder takes cache only from this run's builds: it
+    otherwise continues from the newest image of any build that shares a prefix (`FROM x` + `WORKDIR
+    /app` is common), which concurrent builds on a shared engine change under the prediction."""
     from cacheprof.capture.session import open_driver, run_plan
 
     model = load(df)
     plan = RunPlan(context=ctx, dockerfile=df, model=model, builder=builder, scenarios=scenarios,
-                   target=target, namespace="predict")
+                   target=target, namespace="predict", own_cache_only=True)
     driver = open_driver(None)
     try:
         profile, failure = run_plan(driver, plan, quiet=True)

@@ -65,15 +65,29 @@ def _scenario_table(a: Analysis) -> _Table:
     )
 
 
-def _edit_table(a: Analysis) -> _Table:
+def _first_causes(profile: Profile) -> dict[str, str]:
+    """Per edit/arg scenario, the first cause `explain` names (from recorded inputs; none in old profiles)."""
+    if not any(b.inputs for b in profile.builds):
+        return {}
+    from ..analysis.explain import explain_all
+
+    out: dict[str, str] = {}
+    for e in explain_all(profile):
+        if e.scenario.startswith(("edit:", "arg:")) and e.causes():
+            out.setdefault(e.scenario, "; ".join(root.cause for root, _ in e.causes()))
+    return out
+
+
+def _edit_table(a: Analysis, why: Mapping[str, str] | None = None) -> _Table:
     rows = tuple(
         (e.scenario, e.first_invalidated_label or "none (all cached)",
          f"{fmt_count(e.median_steps_rebuilt)} of {e.steps_total}", _num(e.median_total_s, 1),
-         _num(e.median_run_step_s, 1), "yes" if e.consistent else "no")
+         _num(e.median_run_step_s, 1), "yes" if e.consistent else "no",
+         *(((why.get(e.scenario) or _DASH),) if why else ()))
         for e in a.edits
     )
     return _Table(("edit", "first invalidated step", "steps rebuilt", "median wall s", "RUN step s",
-                   "same in every repetition"), rows, frozenset({0, 1}))
+                   "same in every repetition", *(("why (first cause)",) if why else ())), rows, frozenset({0, 1}))
 
 
 def _map_table(a: Analysis) -> _Table:
@@ -243,7 +257,7 @@ def render_html(profile: Profile, analysis: Analysis, charts: Mapping[str, Chart
         "<h2>Scenarios</h2>", _html_table(_scenario_table(a)),
     ]
     if a.edits:
-        body += ["<h2>Edits: what each change invalidates</h2>", _html_table(_edit_table(a)),
+        body += ["<h2>Edits: what each change invalidates</h2>", _html_table(_edit_table(a, _first_causes(profile))),
                  "<h3>Invalidation map</h3>", _html_table(_map_table(a))]
     body += ["<h2>Steps</h2>", f'<p class="note">{html.escape(_STEP_NOTE)}</p>', _html_table(_step_table(a))]
     if a.critical_paths:
@@ -315,7 +329,7 @@ def render_markdown(profile: Profile, analysis: Analysis, charts: Mapping[str, C
     parts = [f"# cacheprof profile: `{profile.dockerfile}`", "", *markdown_answer(profile, a),
              f"> {a.summary}", "", "## Scenarios", "", _md_table(_scenario_table(a)), ""]
     if a.edits:
-        parts += ["## Edits: what each change invalidates", "", _md_table(_edit_table(a)), "",
+        parts += ["## Edits: what each change invalidates", "", _md_table(_edit_table(a, _first_causes(profile))), "",
                   "### Invalidation map", "", _md_table(_map_table(a)), ""]
     parts += ["## Steps", "", _STEP_NOTE, "", _md_table(_step_table(a)), ""]
     if a.critical_paths:

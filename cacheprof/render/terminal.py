@@ -7,6 +7,7 @@ more entry; the instruction column takes what the width leaves.
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -105,7 +106,8 @@ def size(n: int | None) -> str:
     return f"{n}B"
 
 
-def _table(rows: Sequence[StepRow], width: int, repeated: bool, multi_stage: bool) -> list[str]:
+def _table(rows: Sequence[StepRow], width: int, repeated: bool, multi_stage: bool,
+           whys: dict[tuple[str, int], str] | None = None) -> list[str]:
     cols = [Column("line", 4, lambda r: "" if r.line is None else str(r.line))]
     tail = [Column("status", 10, lambda r: r.status, right=False), Column("median s" if repeated else "s", 8,
                                                                           lambda r: secs(r.median_s))]
@@ -113,6 +115,9 @@ def _table(rows: Sequence[StepRow], width: int, repeated: bool, multi_stage: boo
         tail.append(Column(f"min{ELLIPSIS}max", 11, lambda r: spread(r.durations_s)))
     if any(r.sizes_bytes for r in rows):  # the layer each step added to the image (the last build's)
         tail.append(Column("layer", 7, lambda r: size(r.sizes_bytes[-1]) if r.sizes_bytes else ""))
+    if whys:  # edit and arg scenarios: the first cause of each re-run step (from `explain`)
+        why_w = max(16, min(48, (width - 40) // 2))
+        tail.append(Column("why", why_w, lambda r: clip(whys.get((r.stage, r.position), ""), why_w), right=False))
     fixed = sum(c.width for c in cols + tail) + len(cols + tail)  # one space before each column
     instr_w = max(12, min(width - 1 - fixed, 90))
 
@@ -131,7 +136,8 @@ def _table(rows: Sequence[StepRow], width: int, repeated: bool, multi_stage: boo
     return out
 
 
-def scenario_block(name: str, builds: Sequence[Build], width: int, multi_stage: bool) -> list[str]:
+def scenario_block(name: str, builds: Sequence[Build], width: int, multi_stage: bool,
+                   whys: dict[tuple[str, int], str] | None = None) -> list[str]:
     ok = [b for b in builds if b.ok]
     walls = [b.duration_s for b in ok if b.duration_s is not None]
     parts = [f"n={len(builds)}" + (f" ({len(builds) - len(ok)} failed)" if len(ok) < len(builds) else "")]
@@ -154,8 +160,25 @@ def scenario_block(name: str, builds: Sequence[Build], width: int, multi_stage: 
     lines = [title]
     if len(head) + 3 + len(info) >= width:
         lines.append(clip("   " + info, width - 1))
-    lines += _table(step_rows(builds), width, len(builds) > 1, multi_stage)
+    lines += _table(step_rows(builds), width, len(builds) > 1, multi_stage, whys)
     return lines
+
+
+def scenario_whys(profile: Profile) -> dict[str, dict[tuple[str, int], str]]:
+    """Per edit/arg scenario, a short why for each step that re-ran where its comparison build had it
+    cached: the cause at the step that has it, `after line N` at the steps that followed."""
+    from ..analysis.explain import explain_all
+
+    out: dict[str, dict[tuple[str, int], str]] = {}
+    for e in explain_all(profile):
+        if not e.scenario.startswith(("edit:", "arg:")):
+            continue
+        mine = out.setdefault(e.scenario, {})
+        for root, followers in e.causes():
+            mine.setdefault((root.stage, root.position), re.sub(r"^`[^`]*` \(line \d+\): ", "", root.cause))
+            for f in followers:
+                mine.setdefault((f.stage, f.position), f"after line {root.line}")
+    return out
 
 
 # Lines of a failing step's output shown under a failure, as `docker build` does.
@@ -180,11 +203,12 @@ def render_profile(profile: Profile, width: int = 80, verdict: str = "") -> str:
     """Every scenario's table, the failures with their log tails, then the verdict (wrapped to the width)."""
     multi_stage = len({s.stage for b in profile.builds for s in b.steps}) > 1
     out: list[str] = []
+    whys = scenario_whys(profile) if any(b.inputs for b in profile.builds) else {}
     for name in profile.scenario_names:
         builds = profile.builds_of(name)
         if not builds:
             continue
-        out += [*scenario_block(name, builds, width, multi_stage), ""]
+        out += [*scenario_block(name, builds, width, multi_stage, whys.get(name)), ""]
     shown: set[str | None] = set()
     for b in profile.builds:
         if b.ok or b.error in shown:  # the same failure in every repetition is shown once
