@@ -10,7 +10,8 @@ runs the same cold + warm sequence --rounds times, interleaved (the order rotate
   (a) docker CLI   DOCKER_BUILDKIT=0 docker build --no-cache -t TAG CTX ; DOCKER_BUILDKIT=0 docker build -t TAG CTX
   (b) cacheprof    python -m cacheprof.cli profile CTX --builder classic -s cold -s warm --format json --quiet --out DIR
   (c) the same command with the report rendering switched off: a launcher replaces
-      cacheprof.commands.profile_cmd.write_outputs by a writer of profile.json only (nothing else changes)
+      cacheprof.commands.profile_cmd.ReportWorker by one that renders nothing (profile.json is still
+      written; nothing else changes)
 
 and times each with a wall clock. For (b) and (c) the run is split, from the builds' own wall-clock
 stamps in profile.json, into: before the first build, the builds, after the last build. The report is also
@@ -151,14 +152,14 @@ print(json.dumps({"load_s": t1 - t0, "import_s": t2 - t1, "write_s": t3 - t2, "r
 NO_REPORT_LAUNCHER = r"""
 import sys
 from cacheprof.commands import profile_cmd
-from cacheprof.store.profile_json import dumps
-if not hasattr(profile_cmd, "write_outputs"):
+if not hasattr(profile_cmd, "ReportWorker"):
     sys.exit(99)
-def write_outputs(profile, out):
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "profile.json").write_text(dumps(profile))
-    return [out / "profile.json"]
-profile_cmd.write_outputs = write_outputs
+class NoReport:
+    def render(self, out):
+        return None
+    def cancel(self):
+        pass
+profile_cmd.ReportWorker = NoReport
 from cacheprof.cli import main
 sys.argv[0] = "cacheprof"
 main()
@@ -174,7 +175,7 @@ def run_cacheprof(ctx: Path, work: Path, *, report: bool) -> dict[str, float]:
     wall, proc = timed(cmd, stdout_path=work / "stdout.json", check=False)
     e1 = time.time()
     if proc.returncode == 99 and not report:
-        raise RuntimeError("the no-report launcher found no cacheprof.commands.profile_cmd.write_outputs")
+        raise RuntimeError("the no-report launcher found no cacheprof.commands.profile_cmd.ReportWorker")
     if proc.returncode != 0:
         raise RuntimeError(f"cacheprof profile failed ({proc.returncode}): "
                            f"{proc.stderr.decode(errors='replace')[-2000:]}")
