@@ -441,3 +441,25 @@ def test_buildkit_tar_of_an_outside_dockerfile_adds_no_dockerignore(tmp_path: Pa
     assert name == bk_name and name.startswith(".cacheprof-Dockerfile-")
     assert set(names(classic)) == {"app.txt", name, ".dockerignore"}
     assert set(names(buildkit)) == {"app.txt", name}
+
+
+def test_edit_globs_walk_only_below_their_fixed_part(app_ctx: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cacheprof.context import globs
+
+    starts: list[str] = []
+    real_walk = globs.walk_context
+
+    def spy(root: str, ignore: object, start: str = "") -> object:
+        starts.append(start)
+        return real_walk(root, ignore, start)
+
+    monkeypatch.setattr(globs, "walk_context", spy)
+    assert plan_edit(app_ctx, "src/sub/c.py", "n").files == ("src/sub/c.py",)
+    assert starts == []  # a plain file path is looked up, not searched for
+    assert plan_edit(app_ctx, "src/*.py", "n").files == ("src/a.py", "src/b.py")
+    assert plan_edit(app_ctx, "./src/sub/", "n").files == ("src/sub/c.py",)
+    assert plan_edit(app_ctx, "**/c.py", "n").files == ("src/sub/c.py",)
+    assert starts == ["src", "src/sub", ""]
+    os.symlink("src", app_ctx / "alias")
+    with pytest.raises(UsageError, match="matches no file"):  # a symlinked directory is never entered
+        plan_edit(app_ctx, "alias/a.py", "n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import stat
 from collections.abc import Callable, Iterator
@@ -114,9 +115,35 @@ def _escape_glob(rel: str) -> str:
     return re.sub(r"([*?\[\]\\])", r"\\\1", rel)
 
 
+def _glob_base(glob: str) -> str:
+    """The leading components of a glob that hold no wildcard or escape: nothing outside them can match."""
+    g = clean_path("/" + glob.strip()).lstrip("/")
+    fixed: list[str] = []
+    for part in g.split("/") if g else []:
+        if any(c in part for c in "*?[\\"):
+            break
+        fixed.append(part)
+    return "/".join(fixed)
+
+
 def _matching_entries(root: str, glob: str) -> Iterator[ContextEntry]:
+    """Regular files the glob matches, walking only below its fixed part (a whole context can be large;
+    like the full walk, a symlinked directory is never entered)."""
     match = _path_matcher(glob)
-    for entry in walk_context(root, None):
+    base = _glob_base(glob)
+    path = root
+    parts = base.split("/") if base else []
+    for i, part in enumerate(parts):
+        path = os.path.join(path, part)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return
+        if not stat.S_ISDIR(st.st_mode):
+            if i == len(parts) - 1 and stat.S_ISREG(st.st_mode) and match(base):
+                yield ContextEntry(base, path, st)
+            return
+    for entry in walk_context(root, None, start=base):
         if stat.S_ISREG(entry.st.st_mode) and match(entry.rel):
             yield entry
 

@@ -62,14 +62,16 @@ def _sorted_dir(path: str) -> list[os.DirEntry[str]]:
     return entries
 
 
-def walk_context(root: str, ignore: DockerIgnore | None) -> Iterator[ContextEntry]:
+def walk_context(root: str, ignore: DockerIgnore | None, start: str = "") -> Iterator[ContextEntry]:
     """The entries the CLI's tar walk sends, in its order (depth first, names sorted).
 
     An excluded directory is entered only when an exception pattern starts with its path, and then its
-    own entry is not sent; `ignore=None` walks everything.
+    own entry is not sent; `ignore=None` walks everything. `start`: only below this directory (a
+    context-relative path of a real directory; with `ignore=None` only).
     """
+    assert not start or ignore is None
     stack: list[tuple[Iterator[os.DirEntry[str]], str, list[bool] | None]] = [
-        (iter(_sorted_dir(root)), "", None)
+        (iter(_sorted_dir(os.path.join(root, start) if start else root)), start, None)
     ]
     active = ignore if ignore else None
     while stack:
