@@ -158,8 +158,8 @@ def scenario_block(name: str, builds: Sequence[Build], width: int, multi_stage: 
     info = ", ".join(parts)
     title = clip(head + "== " + info, width - 1) if len(head) + 3 + len(info) < width else clip(head + "==", width - 1)
     lines = [title]
-    if len(head) + 3 + len(info) >= width:
-        lines.append(clip("   " + info, width - 1))
+    if len(head) + 3 + len(info) >= width:  # the figures on their own lines, wrapped, never cut
+        lines += wrap(info, width - 1, indent="   ")
     lines += _table(step_rows(builds), width, len(builds) > 1, multi_stage, whys)
     return lines
 
