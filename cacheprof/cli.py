@@ -8,12 +8,35 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 from typing import Any
 
 import click
 
-from .errors import CacheprofError
+from .errors import CacheprofError, Stopped
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise Stopped(signum, signal.Signals(signum).name)
+
+
+def handle_stop_signals() -> None:
+    """SIGTERM (CI timeouts, `kill`) and SIGHUP (a closed terminal) stop a run as Ctrl-C does: clean up,
+    write what was measured, exit with 128+signal."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _stop)
+
+
+def _quiet_exit(code: int) -> None:
+    """stdout/stderr is a closed pipe (`cacheprof ... | head`): nothing more can be said; exit quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        try:
+            os.dup2(devnull, fd)
+        except OSError:
+            pass
+    os._exit(code)
 
 
 class _Group(click.Group):
@@ -36,6 +59,14 @@ class _Group(click.Group):
             gc.freeze()
 
     def _invoke(self, ctx: click.Context) -> Any:
+        handle_stop_signals()
+        try:
+            return self._invoke_reporting(ctx)
+        except BrokenPipeError:
+            _quiet_exit(128 + signal.SIGPIPE)
+
+    def _invoke_reporting(self, ctx: click.Context) -> Any:
+        debug = bool(ctx.obj and ctx.obj.get("debug"))
         try:
             result = super().invoke(ctx)
             sys.stdout.flush()  # here, not at exit: a closed pipe is then ours to handle
@@ -46,19 +77,22 @@ class _Group(click.Group):
             _quiet_stdout()
             ctx.exit(141)
         except CacheprofError as e:
-            if ctx.obj and ctx.obj.get("debug"):
+            if debug:
                 raise
             click.echo(f"cacheprof: error: {e.message}", err=True)
             ctx.exit(e.exit_code)
-        except KeyboardInterrupt:
-            if ctx.obj and ctx.obj.get("debug"):
+        except KeyboardInterrupt as e:
+            if debug:
                 raise
+            if isinstance(e, Stopped):
+                click.echo(f"cacheprof: stopped by {e.name}", err=True)
+                ctx.exit(128 + e.signum)
             click.echo("cacheprof: interrupted", err=True)
             ctx.exit(130)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as e:  # a bug: still one line, unless --debug
-            if ctx.obj and ctx.obj.get("debug"):
+            if debug:
                 raise
             click.echo(
                 f"cacheprof: internal error: {type(e).__name__}: {e} (run again with --debug for the traceback)",

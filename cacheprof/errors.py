@@ -47,9 +47,23 @@ class BuildFailedError(CacheprofError):
 
 
 class Interrupted(CacheprofError):
-    """The user pressed Ctrl-C; what was measured so far was written. Exit 130."""
+    """The user pressed Ctrl-C (or SIGTERM/SIGHUP came); what was measured so far was written. Exit 128+signal."""
 
     exit_code = 130
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, handled as Ctrl-C is (the CLI turns those signals into this)."""
+
+    def __init__(self, signum: int, name: str) -> None:
+        super().__init__(name)
+        self.signum, self.name = signum, name
+
+
+class CleanupIncomplete(CacheprofError):
+    """The run's images could not all be removed (the engine stopped answering, or a second Ctrl-C). Exit 3."""
+
+    exit_code = 3
 
 
 class HistoryUnreachableError(CacheprofError):

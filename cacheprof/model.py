@@ -282,9 +282,10 @@ class BuildOutcome:
     complete: bool
     started: float | None
     finished: float | None
-    # The classic builder's step images (short IDs, FROM excluded). Those that did not exist before the
-    # build are what it created, also when a cached step was restored from --cache-from history.
+    # The classic builder's step images (short IDs, FROM excluded): those of steps that ran (this build
+    # made them), and those of cached steps (anyone's, unless restored from --cache-from history).
     created_images: tuple[str, ...] = ()
+    reused_images: tuple[str, ...] = ()
 
 
 # --- What to run, and who hears about it.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -14,6 +15,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 FIXTURES = ROOT / "fixtures"
+
+
+# Run ledgers (what `cacheprof clean` reads) of the suite's runs go to a folder of the suite's own.
+os.environ.setdefault("CACHEPROF_STATE_DIR", str(Path(tempfile.gettempdir()) / f"cacheprof-test-state-{os.getpid()}"))
 
 
 def _require_docker() -> bool:

@@ -12,7 +12,7 @@ from ..model import Build, Builder, Profile, Reporter, RunPlan
 from ..render.writer import write_compare_outputs
 from .driver import Driver
 from .runner import Runner
-from .session import make_profile, open_driver, reraise_after_writing
+from .session import make_profile, open_driver, reraise_after_writing, with_leftovers
 
 if TYPE_CHECKING:
     from ..analysis.compare import Comparison
@@ -70,8 +70,9 @@ def run_interleaved(
         finally:
             for runner in runners.values():
                 runner.cleanup()
-    except (CacheprofError, KeyboardInterrupt) as e:
+    except (CacheprofError, KeyboardInterrupt, BrokenPipeError) as e:
         failure = e
+    failure = with_leftovers(failure, [x for r in runners.values() for x in r.left])
     return {side: make_profile(r.plan, driver, r.builds) for side, r in runners.items()}, failure, extra
 
 

@@ -12,12 +12,34 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..errors import EngineError, EngineUnreachableError, UsageError
+from ..errors import CacheprofError, EngineError, EngineUnreachableError, UsageError
 from ..model import Builder, EngineInfo
 from ..steps.common import Event
 from ..steps.layers import HistoryEntry, ImageLayers
+from .cleanup import EXPORT_LABEL, RUN_LABEL, Removal
 
 LOST_ENGINE = "lost the Docker engine"
+CONNECT_TIMEOUT_S = 5.0  # connect and /version, before the first build
+CALL_TIMEOUT_S = 60.0  # any other call but the build stream: waiting this long for one reply means trouble
+PING_EVERY_S = 15.0  # while a build stream is silent (a quiet RUN), check the engine still answers
+PING_TIMEOUT_S = 5.0
+STALL_TIMEOUT_S = 3600.0  # a build stream silent this long (engine answering) is given up
+
+
+def _seconds_from_env(name: str, default: float) -> float:
+    import math
+    import os
+
+    text = os.environ.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"{name}={text!r}: give a positive number of seconds")
+    return value
 
 
 @dataclass(frozen=True)
@@ -32,6 +54,8 @@ class BuildRequest:
     target: str | None = None
     # Classic builder: take cache only from these images' ancestry (not from any image on the engine).
     cache_from: tuple[str, ...] = ()
+    # The run that made the image (label RUN_LABEL; BuildKit only, see cleanup.RUN_LABEL).
+    run_id: str = ""
 
 
 class Driver(Protocol):
@@ -39,7 +63,9 @@ class Driver(Protocol):
 
     def build(self, request: BuildRequest) -> Iterator[Event]: ...
 
-    def remove_image(self, ref: str) -> bool | None: ...
+    def remove_image(self, ref: str, *, untagged_only: bool = False) -> Removal: ...
+
+    def alive(self, timeout_s: float = 3.0) -> bool: ...
 
     def image_ids(self) -> set[str]: ...
 
@@ -55,7 +81,13 @@ class Driver(Protocol):
 
 
 class EngineConnectionLost(EngineError):
-    """The engine stopped answering in the middle of a build."""
+    """The engine stopped answering (in the middle of a build, or between builds). Exit 3."""
+
+    exit_code = 3
+
+
+class EngineReplyError(EngineConnectionLost):
+    """The engine answered something that is not what the Engine API says it answers. Exit 3."""
 
 
 def _engine_address(explicit: str | None) -> str:
@@ -86,7 +118,7 @@ def _tls_client(url: str, cert_path: str) -> Any:
 
 
 class DockerDriver:
-    """Builds on a real engine. Classic: the SDK's own build(); BuildKit: POST /build?version=2."""
+    """Builds on a real engine: POST /build (BuildKit: version=2), read on a watched thread."""
 
     def __init__(self, docker_host: str | None = None, *, tls_cert_path: str | None = None) -> None:
         """`tls_cert_path`: a folder with ca.pem, cert.pem and key.pem for a tcp:// engine with TLS (what
@@ -96,20 +128,40 @@ class DockerDriver:
 
         self._errors = docker.errors
         self.address = _engine_address(docker_host)
+        connect_s = _seconds_from_env("CACHEPROF_CONNECT_TIMEOUT", CONNECT_TIMEOUT_S)
         try:
             if docker_host and tls_cert_path:
                 self._client = _tls_client(docker_host, tls_cert_path)
             elif docker_host:
-                self._client = docker.DockerClient(base_url=docker_host, timeout=60)
+                self._client = docker.DockerClient(base_url=docker_host, timeout=connect_s)
             else:
-                self._client = docker.from_env(timeout=60)
-            self._version = self._client.api.version()
+                self._client = docker.from_env(timeout=connect_s)
+            version = self._client.api.version()
         except Exception as e:  # the SDK raises DockerException, requests errors, FileNotFoundError...
+            reason = _short(e)
+            if reason == "timed out":
+                raise EngineUnreachableError(
+                    f"engine not answering at {self.address} (no reply in {connect_s:g} s; "
+                    "CACHEPROF_CONNECT_TIMEOUT sets the wait)"
+                ) from None
             raise EngineUnreachableError(
-                f"cannot reach the Docker engine at {self.address} ({_short(e)}); "
+                f"cannot reach the Docker engine at {self.address} ({reason}); "
                 "start dockerd (scripts/dockerd-up) or point --docker-host / DOCKER_HOST at a running engine"
             ) from None
+        if not isinstance(version, dict):
+            raise EngineUnreachableError(f"the engine at {self.address} answered /version out of shape") from None
+        self._version = version
         self.api = self._client.api
+        # Every call but the build stream has a timeout (the build stream has its own watchdog).
+        self.api.timeout = CALL_TIMEOUT_S
+
+    def alive(self, timeout_s: float = 3.0) -> bool:
+        """Does the engine answer a ping within `timeout_s`? (Before cleanup: a frozen engine is given up.)"""
+        try:
+            response = self.api._get(self.api._url("/_ping"), timeout=timeout_s)
+            return bool(response.ok)
+        except Exception:
+            return False
 
     def engine_info(self) -> EngineInfo:
         v = self._version
@@ -123,101 +175,155 @@ class DockerDriver:
 
     def build(self, request: BuildRequest) -> Iterator[Event]:
         try:
-            if request.builder is Builder.BUILDKIT:
-                stream = self._buildkit_stream(request)
-            else:
-                stream = self._classic_stream(request)
-            for message in stream:
+            for message in self._watched(request):
+                if not isinstance(message, dict):
+                    raise EngineReplyError(f"the engine at {self.address} sent a build message out of shape: "
+                                           f"{_clip(message)}")
                 yield time.time(), message
         except self._errors.APIError as e:
             explanation = str(getattr(e, "explanation", "") or e)
             if e.status_code == 400 or "dockerfile parse error" in explanation.lower():
                 raise UsageError(f"the engine refused the build: {explanation}") from None
             raise EngineError(f"the engine refused the build: {explanation}") from None
-        except self._errors.DockerException as e:
-            raise EngineConnectionLost(f"{LOST_ENGINE} at {self.address}: {_short(e)}") from None
-        except OSError as e:  # requests' ConnectionError and ChunkedEncodingError are OSErrors
-            raise EngineConnectionLost(f"{LOST_ENGINE} at {self.address}: {_short(e)}") from None
-        except Exception as e:
-            if type(e).__module__.startswith(("requests", "urllib3", "http")):
-                raise EngineConnectionLost(f"{LOST_ENGINE} at {self.address}: {_short(e)}") from None
+        except CacheprofError:
             raise
+        except Exception as e:
+            raise self._lost(e) from None
 
-    def _params(self, request: BuildRequest) -> dict[str, Any]:
-        return {
-            "t": request.tag,
-            "dockerfile": request.dockerfile,
-            "nocache": request.nocache,
-            "rm": True,
-            # forcerm: a failed step's container is removed too (rm alone leaves it behind).
-            "forcerm": True,
-            "buildargs": dict(request.build_args),
-            "target": request.target,
-        }
+    def _lost(self, e: BaseException) -> CacheprofError:
+        """Any failure of an engine call, as the one error family: a reply out of shape, or the engine gone."""
+        if isinstance(e, CacheprofError):
+            return e
+        if isinstance(e, ValueError | TypeError | KeyError | AttributeError | IndexError):
+            return EngineReplyError(f"the engine at {self.address} answered out of shape ({_clip(e)})")
+        return EngineConnectionLost(f"{LOST_ENGINE} at {self.address}: {_short(e)}")
 
-    def _classic_stream(self, request: BuildRequest) -> Iterator[dict[str, Any]]:
-        p = self._params(request)
-        # A generator body goes out chunked, as the docker CLI sends it.
-        return self.api.build(
-            fileobj=iter(request.context),
-            custom_context=True,
-            tag=p["t"],
-            dockerfile=p["dockerfile"],
-            nocache=p["nocache"],
-            rm=True,
-            forcerm=True,
-            buildargs=p["buildargs"],
-            target=p["target"],
-            cache_from=list(request.cache_from) or None,
-            decode=True,
-        )
+    def _watched(self, request: BuildRequest) -> Iterator[Any]:
+        """The build stream, read on a thread. While it is silent (a quiet RUN), the engine is pinged every
+        PING_EVERY_S: one that does not answer, or a stream silent for CACHEPROF_STALL_TIMEOUT seconds, ends
+        the build. Leaving early (Ctrl-C, a stall) shuts the connection, which cancels the build."""
+        import queue
+        import threading
 
-    def _buildkit_stream(self, request: BuildRequest) -> Iterator[dict[str, Any]]:
-        # The SDK's build() has no `version` parameter; its transport can still send the request.
-        p = self._params(request)
+        stall_s = _seconds_from_env("CACHEPROF_STALL_TIMEOUT", STALL_TIMEOUT_S)
+        items: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        responses: list[Any] = []
+
+        def read() -> None:
+            try:
+                response = self._post_build(request)
+                responses.append(response)
+                self.api._raise_for_status(response)
+                for message in self.api._stream_helper(response, decode=True):
+                    items.put(("message", message))
+                items.put(("end", None))
+            except BaseException as e:
+                items.put(("error", e))
+
+        threading.Thread(target=read, daemon=True, name="cacheprof-build-stream").start()
+        last = time.monotonic()
+        next_ping = last + PING_EVERY_S
+        ended = False
+        try:
+            while True:
+                try:
+                    kind, value = items.get(timeout=0.5)
+                except queue.Empty:
+                    now = time.monotonic()
+                    if now - last > stall_s:
+                        raise EngineConnectionLost(
+                            f"{LOST_ENGINE} at {self.address}: no build progress for {stall_s:g} s "
+                            "(CACHEPROF_STALL_TIMEOUT sets the wait)") from None
+                    if now >= next_ping:
+                        if not self.alive(PING_TIMEOUT_S):
+                            raise EngineConnectionLost(
+                                f"{LOST_ENGINE} at {self.address}: engine not answering "
+                                f"(no reply to a ping in {PING_TIMEOUT_S:g} s)") from None
+                        next_ping = time.monotonic() + PING_EVERY_S
+                    continue
+                if kind == "end":
+                    ended = True
+                    return
+                if kind == "error":
+                    ended = True
+                    raise value
+                last = time.monotonic()
+                next_ping = last + PING_EVERY_S
+                yield value
+        finally:
+            if not ended:
+                for response in responses:
+                    _shut(response)
+
+    def _post_build(self, request: BuildRequest) -> Any:
+        """POST /build, streamed. BuildKit: version=2 (the SDK's build() has no such parameter). Classic builds
+        are not tagged: a warm build's final image may be another build's (a cached last step), and removing
+        a tag no other tag shares deletes that image; the runner removes the step images it made by ID."""
         params: dict[str, Any] = {
-            "version": "2",
-            "t": p["t"],
-            "dockerfile": p["dockerfile"],
-            "nocache": "1" if p["nocache"] else "0",
+            "dockerfile": request.dockerfile,
+            "nocache": "1" if request.nocache else "0",
             "rm": "1",
+            # forcerm: a failed step's container is removed too (rm alone leaves it behind).
             "forcerm": "1",
         }
-        if p["buildargs"]:
-            params["buildargs"] = json.dumps(p["buildargs"])
-        if p["target"]:
-            params["target"] = p["target"]
-        response = self.api._post(
+        if request.build_args:
+            params["buildargs"] = json.dumps(dict(request.build_args))
+        if request.target:
+            params["target"] = request.target
+        if request.builder is Builder.BUILDKIT:
+            params["version"] = "2"
+            params["t"] = request.tag
+            if request.run_id:
+                params["labels"] = json.dumps({RUN_LABEL: request.run_id})
+        elif request.cache_from:
+            params["cachefrom"] = json.dumps(list(request.cache_from))
+        return self.api._post(
             self.api._url("/build"),
             params=params,
-            data=iter(request.context),
+            data=iter(request.context),  # a generator body goes out chunked, as the docker CLI sends it
             headers={"Content-Type": "application/x-tar"},
             stream=True,
             timeout=None,
         )
-        self.api._raise_for_status(response)
-        return self.api._stream_helper(response, decode=True)
 
-    def remove_image(self, ref: str) -> bool | None:
+    def remove_image(self, ref: str, *, untagged_only: bool = False) -> Removal:
         """Remove one image cacheprof created. noprune: never remove parents it did not create.
 
-        True: removed; False: not there; None: in use (a container, or a child image), so left.
+        `untagged_only`: an intermediate step image, removed by ID only while no tag names it (another
+        build may have tagged it since: `docker rmi <id>` would then delete that build's image).
         """
+        errors = self._errors
         try:
+            if untagged_only:
+                tags = [t for t in (self.api.inspect_image(ref).get("RepoTags") or []) if t != "<none>:<none>"]
+                if tags:
+                    return Removal.SHARED
             self.api.remove_image(ref, force=False, noprune=True)
-            return True
-        except self._errors.NotFound:
-            return False
-        except self._errors.APIError:
-            return None
-        except (self._errors.DockerException, OSError):
-            return None  # the engine is gone: nothing to do
+            return Removal.REMOVED
+        except errors.NotFound:
+            return Removal.ABSENT
+        except errors.APIError as e:
+            text = str(getattr(e, "explanation", "") or e)
+            if "container" in text:
+                return Removal.IN_USE
+            return Removal.SHARED  # a child image or another repository names it: not ours alone
+        except Exception:  # connection refused, timed out, reset: the engine is gone or frozen
+            return Removal.NO_ENGINE
 
     def image_ids(self) -> set[str]:
-        return {img["Id"] for img in self.api.images(all=True)}
+        try:
+            return {str(img["Id"]) for img in self.api.images(all=True)}
+        except Exception as e:
+            raise self._lost(e) from None
 
     def image_config(self, image: str) -> dict[str, Any]:
-        return dict(self.api.inspect_image(image).get("Config") or {})
+        try:
+            config = self.api.inspect_image(image).get("Config") or {}
+            if not isinstance(config, dict):
+                raise TypeError("Config is not an object")
+            return dict(config)
+        except Exception as e:
+            raise self._lost(e) from None
 
     def image_id(self, ref: str) -> str | None:
         """The id of a local image (a FROM's base), or None when the engine does not have it."""
@@ -245,23 +351,30 @@ class DockerDriver:
     def image_files(self, image: str) -> dict[str, tuple[str, int, str]]:
         """path -> (type, mode, sha256 of content or link target) of an image's flattened filesystem.
 
-        Exports a created (never started) container, which it removes again, also on failure.
+        Exports a created (never started, labelled) container, which it removes again, also on failure.
+        File contents are hashed in chunks: an image's files are never held whole in memory.
         """
         import hashlib
         import tarfile
 
-        container = self.api.create_container(image, command=["cacheprof-export"],
-                                              labels={"org.cacheprof.export": "1"})
         try:
-            raw = self.api.export(container["Id"])
+            container = self.api.create_container(image, command=["cacheprof-export"],
+                                                  labels={EXPORT_LABEL: "1"})
+            container_id = str(container["Id"])
+        except Exception as e:
+            raise self._lost(e) from None
+        try:
+            raw = self.api.export(container_id)
             files: dict[str, tuple[str, int, str]] = {}
             with tarfile.open(fileobj=_IterStream(raw), mode="r|") as tar:
                 for member in tar:
-                    name = "/" + member.name.lstrip("./").rstrip("/")
+                    name = "/" + member.name.removeprefix("./").rstrip("/")
                     if member.isreg():
+                        digest = hashlib.sha256()
                         fh = tar.extractfile(member)
-                        digest = hashlib.sha256(fh.read() if fh else b"").hexdigest()
-                        files[name] = ("file", member.mode, digest)
+                        while fh is not None and (chunk := fh.read(1 << 20)):
+                            digest.update(chunk)
+                        files[name] = ("file", member.mode, digest.hexdigest())
                     elif member.issym() or member.islnk():
                         files[name] = ("link", member.mode, member.linkname)
                     elif member.isdir():
@@ -269,11 +382,24 @@ class DockerDriver:
                     else:
                         files[name] = ("other", member.mode, "")
             return files
+        except tarfile.TarError as e:
+            raise EngineReplyError(f"the engine at {self.address} sent an image export that is not a tar "
+                                   f"({_clip(e)})") from None
+        except Exception as e:
+            raise self._lost(e) from None
         finally:
-            try:
-                self.api.remove_container(container["Id"], force=True)
-            except self._errors.APIError:
-                pass
+            self.remove_container(container_id)
+
+    def remove_container(self, container_id: str) -> Removal:
+        try:
+            self.api.remove_container(container_id, force=True)
+            return Removal.REMOVED
+        except self._errors.NotFound:
+            return Removal.ABSENT
+        except self._errors.APIError:
+            return Removal.IN_USE
+        except Exception:
+            return Removal.NO_ENGINE
 
     def close(self) -> None:
         self._client.close()
@@ -302,6 +428,26 @@ class _IterStream:
 _REASONS = ("Connection refused", "No such file or directory", "Permission denied", "timed out",
             "Name or service not known", "Connection reset", "Connection aborted", "Broken pipe",
             "Remote end closed connection", "certificate verify failed")
+
+
+def _shut(response: Any) -> None:
+    """End a streamed HTTP response from another thread: shutting the socket wakes a blocked read."""
+    import socket
+
+    try:
+        sock = response.raw._fp.fp.raw._sock
+        sock.shutdown(socket.SHUT_RDWR)
+    except Exception:
+        pass
+    try:
+        response.close()
+    except Exception:
+        pass
+
+
+def _clip(value: object, limit: int = 120) -> str:
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _short(e: BaseException) -> str:

@@ -17,6 +17,7 @@ from ..errors import InputFormatError, UsageError
 from ..model import EngineInfo
 from ..steps.common import ARRIVAL_KEY, Event
 from ..steps.layers import ImageLayers, layers_from_json
+from .cleanup import Removal
 from .driver import BuildRequest, EngineConnectionLost
 
 
@@ -86,6 +87,7 @@ class ReplayDriver:
         )
         self._next = 0
         self.requests: list[BuildRequest] = []
+        self.removed: list[str] = []
 
     def engine_info(self) -> EngineInfo:
         return self._engine
@@ -107,7 +109,11 @@ class ReplayDriver:
         if entry.get("lost_engine"):
             raise EngineConnectionLost(entry["lost_engine"])
 
-    def remove_image(self, ref: str) -> bool | None:
+    def remove_image(self, ref: str, *, untagged_only: bool = False) -> Removal:
+        self.removed.append(ref)
+        return Removal.REMOVED
+
+    def alive(self, timeout_s: float = 3.0) -> bool:
         return True
 
     def image_ids(self) -> set[str]:

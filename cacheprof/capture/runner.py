@@ -1,8 +1,9 @@
 """Runs scenarios as real builds through a Driver and assembles Build records.
 
 The runner owns the images it creates: it tags them in its own namespace and removes exactly those (and
-the classic builder's intermediates it created) when closed, also after a failure or Ctrl-C. It never
-prunes build cache and never removes anything it did not create.
+the step images of the classic builder's steps that ran in its builds) when closed, also after a failure
+or Ctrl-C. It never prunes build cache and never removes anything it did not create: a cached step's
+image may be another build's, made a moment ago by a build running beside this one.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..context.edits import plan_edit
 from ..context.inputs import DigestCache, record_inputs
 from ..context.tar import ContextStream, Overrides
 from ..dockerfile import DockerfileModel
-from ..errors import CacheprofError
+from ..errors import CacheprofError, Stopped
 from ..model import (
     Build,
     Builder,
@@ -36,32 +37,43 @@ from ..model import (
 from ..steps.buildkit import BuildKitAssembler
 from ..steps.classic import ClassicAssembler
 from ..steps.layers import layers_to_json, with_sizes
+from .cleanup import TAG_REPO, Ledger, Leftover, remove_all
 from .driver import LOST_ENGINE, BuildRequest, Driver, EngineConnectionLost
 from .replay import StreamRecorder
-
-TAG_REPO = "cacheprof"
-
 
 INTERRUPTED = "interrupted (Ctrl-C) during the build"
 
 
 class BuildInterrupted(KeyboardInterrupt):
-    """Ctrl-C in the middle of a build; carries what that build had measured so far."""
+    """Ctrl-C (or SIGTERM/SIGHUP, or a closed output pipe) in the middle of a build; carries what that build
+    had measured so far, and the cause."""
 
-    def __init__(self, build: Build) -> None:
+    def __init__(self, build: Build, cause: BaseException) -> None:
         super().__init__()
-        self.build = build
+        self.build, self.cause = build, cause
+
+
+def _stop_text(e: BaseException) -> str:
+    if isinstance(e, Stopped):
+        return f"stopped by {e.name} during the build"
+    if isinstance(e, BrokenPipeError):
+        return "output pipe closed during the build"
+    return INTERRUPTED
 
 
 def assemble(
     builder: Builder, events: Iterator[tuple[float, dict]], model: DockerfileModel | None,
     on_progress: ProgressCallback | None = None, record: Callable[[tuple[float, dict]], None] | None = None,
+    on_image: Callable[[str], None] | None = None,
 ) -> BuildOutcome:
-    """Feed one build's events to the builder's assembler. A lost engine gives an incomplete outcome."""
+    """Feed one build's events to the builder's assembler. A lost engine gives an incomplete outcome.
+    `on_image`: each classic step image the build made, as it is made."""
     asm: ClassicAssembler | BuildKitAssembler = (
-        BuildKitAssembler(model, on_progress) if builder is Builder.BUILDKIT else ClassicAssembler(model, on_progress)
+        BuildKitAssembler(model, on_progress) if builder is Builder.BUILDKIT
+        else ClassicAssembler(model, on_progress, on_image)
     )
     lost: str | None = None
+    stop: BaseException | None = None
     try:
         for event in events:
             if record is not None:
@@ -69,16 +81,29 @@ def assemble(
             asm.feed_message(*event)
     except EngineConnectionLost as e:
         lost = e.message
-    except KeyboardInterrupt:
-        lost = INTERRUPTED
+    except (KeyboardInterrupt, BrokenPipeError) as e:
+        stop = e
+        lost = _stop_text(e)
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()  # ends the HTTP stream, which cancels the build on the engine
     outcome = asm.outcome(ended=lost is None)
     if lost is not None:
-        return BuildOutcome(
+        outcome = BuildOutcome(
             ok=False, error=lost, steps=outcome.steps, internal=outcome.internal, image_id=outcome.image_id,
             complete=False, started=outcome.started, finished=outcome.finished,
-            created_images=outcome.created_images,
+            created_images=outcome.created_images, reused_images=outcome.reused_images,
         )
+    if stop is not None:
+        raise _Stop(outcome, stop)
     return outcome
+
+
+class _Stop(Exception):
+    def __init__(self, outcome: BuildOutcome, cause: BaseException) -> None:
+        super().__init__()
+        self.outcome, self.cause = outcome, cause
 
 
 def _transfer_s(internal: tuple[InternalVertex, ...], context: ContextStream, t0: float) -> float | None:
@@ -118,10 +143,10 @@ class Runner:
         self.record_dir = record_dir
         self.run_id = secrets.token_hex(4)
         self.builds: list[Build] = []
-        self._tags: list[str] = []
         self._good_tags: list[str] = []
-        self._created: list[str] = []
         self._count = 0
+        self.ledger = Ledger(self.run_id, getattr(driver, "address", "") or driver.engine_info().host)
+        self.left: list[Leftover] = []
         self._digests = DigestCache()
         self._base_ids: dict[str, str | None] = {}
         if record_dir is not None:
@@ -135,7 +160,10 @@ class Runner:
     def _tag(self) -> str:
         self._count += 1
         tag = f"{TAG_REPO}/{self.plan.namespace}-{self.run_id}:b{self._count}"
-        self._tags.append(tag)
+        if self.plan.builder is Builder.BUILDKIT:
+            # Before the build: a SIGKILL mid-build still leaves it findable. A classic build is not
+            # tagged (see DockerDriver): its final image is one of its step images, removed by ID.
+            self.ledger.add(tags=[tag])
         return tag
 
     def _build(self, scenario: Scenario, repeat: int, build_args: dict[str, str],
@@ -147,7 +175,7 @@ class Runner:
         request = BuildRequest(
             context=context, dockerfile=context.dockerfile, builder=self.plan.builder, tag=self._tag(),
             nocache=scenario.kind is Kind.COLD, build_args=build_args, target=self.plan.target,
-            cache_from=tuple(self._good_tags) if own else (),
+            cache_from=tuple(self._good_tags) if own else (), run_id=self.run_id,
         )
         recorder: StreamRecorder | None = None
         if self.record_dir is not None:
@@ -156,28 +184,34 @@ class Runner:
             with (self.record_dir / "builds.jsonl").open("a") as fh:
                 fh.write(json.dumps({"stream": stream_name, "scenario": scenario.name, "repeat": repeat,
                                      "builder": str(self.plan.builder), "nocache": request.nocache}) + "\n")
-        existing = self.driver.image_ids() if self.plan.builder is Builder.CLASSIC else set()
+        # With --cache-from, a cached step may be restored as a new image of this build's own (moby's
+        # history match): those are the cached step images that did not exist before. Without it, a
+        # cached step's image is never this build's to remove.
+        existing = self.driver.image_ids() if request.cache_from else set()
         t0 = time.time()
+        stop: BaseException | None = None
         try:
             outcome = assemble(
                 self.plan.builder, self.driver.build(request), self.plan.model,
                 self.reporter.step, recorder.write if recorder else None,
+                lambda image: self.ledger.add(images=[image]),
             )
+        except _Stop as e:
+            outcome, stop = e.outcome, e.cause
         finally:
             if recorder is not None:
                 recorder.close()
         wall = time.time() - t0
-        self._created.extend(
-            short for short in outcome.created_images
-            if not any(full.startswith(f"sha256:{short}") for full in existing)
-        )
+        restored = [short for short in outcome.reused_images if request.cache_from
+                    and not any(full.startswith(f"sha256:{short}") for full in existing)]
+        self.ledger.add(images=[*outcome.created_images, *restored])
         error = outcome.error
         if error and "no active session" in error:
             # What BuildKit says when a step needs the client session (secret, ssh) this path lacks.
             error = ("a step needs a client session (RUN --mount=type=secret or ssh), which the Engine API path "
                      f"has not got; the engine said: {error}")
         steps, image_size, layer_ids = outcome.steps, None, ()
-        if outcome.ok and outcome.image_id:
+        if outcome.ok and outcome.image_id and stop is None:
             layers = self.driver.image_layers(outcome.image_id)
             if layers is not None:
                 steps = with_sizes(steps, layers, plan.model, plan.target)
@@ -186,17 +220,19 @@ class Runner:
                     path = self.record_dir / "images" / (outcome.image_id.replace(":", "_") + ".layers.json")
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.write_text(json.dumps(layers_to_json(layers)))
-        inputs, files = self._inputs(build_args, overrides)
+        inputs, files = self._inputs(build_args, overrides) if stop is None else ((), {})
         build = Build(
             scenario=scenario.name, repeat=repeat, ok=outcome.ok, error=error, duration_s=wall,
             image_id=outcome.image_id, steps=steps, internal=outcome.internal, started=t0,
             complete=outcome.complete, transfer_s=_transfer_s(outcome.internal, context, t0),
             image_size_bytes=image_size, layer_ids=layer_ids, inputs=inputs, files=files,
         )
-        if outcome.error == INTERRUPTED:
-            raise BuildInterrupted(build)
+        if stop is not None:
+            raise BuildInterrupted(build, stop)
         if build.ok:
-            self._good_tags.append(request.tag)
+            ref = request.tag if self.plan.builder is Builder.BUILDKIT else build.image_id
+            if ref:
+                self._good_tags.append(ref)
         return build
 
     def _inputs(self, build_args: dict[str, str], overrides: Overrides | None
@@ -268,24 +304,28 @@ class Runner:
                                        "after it were not run: they would fail the same way")
                     return
 
-    def cleanup(self, wait_s: float = 30.0) -> list[str]:
-        """Remove the tags and intermediate images this runner created. Returns what was left.
+    def cleanup(self, wait_s: float = 30.0) -> list[Leftover]:
+        """Remove the tags and step images this runner created. Returns (and keeps in `left`) what was left.
 
         After Ctrl-C the engine may still be finishing a cancelled step on top of an image we made;
-        such in-use images are retried for up to `wait_s` seconds, youngest first.
+        such in-use images are retried for up to `wait_s` seconds, youngest first. A dead or frozen
+        engine is given up at once (one short ping), and a second Ctrl-C ends it: `left` says what stayed.
         """
-        pending = [*reversed(self._tags), *reversed(self._created)]
-        self._tags.clear()
-        self._created.clear()
-        deadline = time.monotonic() + wait_s
-        while pending:
-            in_use = [ref for ref in pending if self.driver.remove_image(ref) is None]
-            if not in_use or (len(in_use) == len(pending) and time.monotonic() > deadline):
-                return in_use
-            if len(in_use) == len(pending):
-                time.sleep(0.5)
-            pending = in_use
-        return []
+        tags, images = list(reversed(self.ledger.tags)), list(reversed(self.ledger.images))
+        if not tags and not images:
+            self.ledger.forget()
+            return self.left
+        try:
+            alive = self.driver.alive()
+        except KeyboardInterrupt:
+            self.left = [Leftover(ref, "cleanup interrupted") for ref in (*tags, *images)]
+        else:
+            if not alive:
+                self.left = [Leftover(ref, "engine not answering") for ref in (*tags, *images)]
+            else:
+                self.left = remove_all(self.driver, tags, images, wait_s=wait_s)
+        self.ledger.forget(keep=[x.ref for x in self.left])
+        return self.left
 
     def __enter__(self) -> Runner:
         return self

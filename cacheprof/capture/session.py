@@ -17,8 +17,9 @@ from ..context.edits import default_edit_globs
 from ..context.globs import matching_files
 from ..dockerfile import DockerfileModel
 from ..dockerfile import load as load_dockerfile
-from ..errors import CacheprofError, EngineError, Interrupted, UsageError
+from ..errors import CacheprofError, CleanupIncomplete, Interrupted, Stopped, UsageError
 from ..model import Build, Builder, Kind, Profile, Reporter, RunPlan, Scenario, parse_build_arg, parse_scenario
+from .cleanup import Leftover, describe_leftovers
 from .driver import DockerDriver, Driver
 from .replay import ReplayDriver
 from .runner import Runner
@@ -151,19 +152,43 @@ def run_plan(driver: Driver, plan: RunPlan, *, quiet: bool = False, record_dir: 
         with runner:
             for _ in runner.run():
                 pass
-    except (CacheprofError, KeyboardInterrupt) as e:
+    except (CacheprofError, KeyboardInterrupt, BrokenPipeError) as e:
         failure = e
-    return make_profile(plan, driver, runner.builds), failure
+    return make_profile(plan, driver, runner.builds), with_leftovers(failure, runner.left)
+
+
+LEFT_ATTR = "cacheprof_left_behind"
+
+
+def with_leftovers(failure: BaseException | None, left: list[Leftover]) -> BaseException | None:
+    """Attach what cleanup left behind to what stopped the run (or make it the failure)."""
+    note = describe_leftovers(left)
+    if not note:
+        return failure
+    if failure is None:
+        return CleanupIncomplete(note)
+    setattr(failure, LEFT_ATTR, note)
+    return failure
 
 
 def reraise_after_writing(failure: BaseException | None, out: Path, measured: int) -> None:
     """Turn what stopped a run early into its one-line error, now that the results are on disk."""
     if failure is None:
         return
+    left = getattr(failure, LEFT_ATTR, "")
+    tail = f"; {left}" if left else ""
+    failure = getattr(failure, "cause", None) or failure  # a build cut short: what cut it
+    if isinstance(failure, BrokenPipeError):
+        raise failure  # the CLI exits quietly: nothing can be said on a closed pipe
     if isinstance(failure, KeyboardInterrupt):
-        raise Interrupted(f"interrupted; the {measured} build(s) measured are in {out}/")
-    if isinstance(failure, EngineError | UsageError):
-        raise type(failure)(f"{failure}; results so far are in {out}/", exit_code=failure.exit_code)
+        what, code = ("interrupted", 130)
+        if isinstance(failure, Stopped):
+            what, code = (f"stopped by {failure.name}", 128 + failure.signum)
+        raise Interrupted(f"{what}; the {measured} build(s) measured are in {out}/{tail}", exit_code=code)
+    if isinstance(failure, CleanupIncomplete):
+        raise CleanupIncomplete(f"results are in {out}/; {failure}")
+    if isinstance(failure, CacheprofError):
+        raise type(failure)(f"{failure}; results so far are in {out}/{tail}", exit_code=failure.exit_code)
     raise failure
 
 

@@ -363,6 +363,22 @@ def _render_job(job: _Job) -> Chart:
     return Chart(stem, title, render(fig, "png"), render(fig, "svg"))
 
 
+def _worker_init() -> None:
+    """A chart worker dies with its parent (also a SIGKILLed one) and leaves signals to the parent."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+
+
 def build_charts(profile: Profile, analysis: Analysis, *, workers: int | None = None) -> dict[str, Chart]:
     """Every chart of the report, by file name stem, in display order.
 
@@ -396,7 +412,8 @@ def build_charts(profile: Profile, analysis: Analysis, *, workers: int | None = 
         # fork: workers inherit the loaded modules, so nothing is imported twice.
         ctx = multiprocessing.get_context("fork")
         ordered = sorted(jobs, key=lambda j: _COST_RANK[j[2]])  # stable: timelines keep their order
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as pool:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx,
+                                 initializer=_worker_init) as pool:
             done = {c.name: c for c in pool.map(_render_job, ordered)}
         charts = [done[j[0]] for j in jobs]
     else:

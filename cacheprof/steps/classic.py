@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,8 @@ class ClassicAssembler:
 
     model: DockerfileModel | None = None
     on_progress: ProgressCallback | None = None
+    # Called with each step image this build made (a step that ran), as soon as the step closes.
+    on_image: Callable[[str], None] | None = None
     _steps: list[_Open] = field(default_factory=list)
     _stage_index: int = -1
     _stage_names: dict[int, str] = field(default_factory=dict)
@@ -122,6 +125,8 @@ class ClassicAssembler:
             cur.image = c.group(1)
             cur.closed = True
             cur.finished = arrival
+            if self.on_image and cur.image and not cur.cached and not cur.text.upper().startswith("FROM"):
+                self.on_image(cur.image)
             self._emit_done(cur)
         elif line.startswith(("Pulling from", "Pulling fs layer", "Downloading", "Download complete")) or (
             ": Pulling from " in line
@@ -201,6 +206,7 @@ class ClassicAssembler:
         self.flush()
         steps: list[Step] = []
         created: list[str] = []
+        reused: list[str] = []
         for s in self._steps:
             if s.number not in self._step_stage:
                 continue  # an ARG before the first FROM: not a step of any stage
@@ -231,7 +237,8 @@ class ClassicAssembler:
                 )
             )
             if s.image and not s.text.upper().startswith("FROM"):
-                created.append(s.image)  # the runner keeps only those that did not exist before
+                # A step that ran made its image; a cached step names an image that may be anyone's.
+                (reused if s.cached else created).append(s.image)
         finished_ok = self.succeeded and self.error is None
         complete = ended and (self.succeeded or self.error is not None)
         error = self.error
@@ -247,4 +254,5 @@ class ClassicAssembler:
             started=self.first_t,
             finished=self.last_t,
             created_images=tuple(created),
+            reused_images=tuple(reused),
         )
