@@ -221,6 +221,19 @@ def test_a_build_that_resolves_dependencies_is_a_new_step_with_its_snippet(tmp_p
     assert proposed == (ctx / "Dockerfile").read_text()
 
 
+@pytest.mark.parametrize(("cargo", "flagged"), [
+    ("[package]\nname = 'x'\n\n[dependencies]\n# none yet\n", False),
+    ("[package]\nname = 'x'\n\n[dependencies]\nserde = '1'\n", True),
+    ("[package]\nname = 'x'\n\n[dependencies.serde]\nversion = '1'\n", True),
+    ("[package]\nname = 'x'\n\n[target.'cfg(unix)'.dependencies]\nlibc = '0.2'\n", True),
+    ("[workspace]\nmembers = ['a']\n", True),
+])
+def test_a_cargo_build_with_nothing_to_fetch_is_no_finding(tmp_path, cargo, flagged):
+    ctx = project(tmp_path, {"Cargo.toml": cargo, "src/main.rs": "fn main() {}\n"},
+                  "FROM rust\nWORKDIR /app\nCOPY . .\nRUN cargo build --release\n")
+    assert [f.rule for f in advise(ctx)[0]] == ([DEPS_IN_BUILD] if flagged else [])
+
+
 def test_volatile_arg_through_env_and_stages_and_remote_add(tmp_path):
     ctx = project(tmp_path, {"x.txt": "1\n"}, (
         "FROM busybox:1.36 AS base\n"

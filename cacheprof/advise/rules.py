@@ -433,6 +433,49 @@ def _vendored(action: Action, copies: list[CopyMap], ins: Instruction) -> bool:
     return cwd is not None and any(join(cwd, v) in c.files for c in copies for v in e.vendored)
 
 
+def _nearest(name: str, cwd: str, files: Mapping[str, str]) -> str | None:
+    """Context path of `name` in the folder `cwd` or the nearest folder above it (how go and cargo look)."""
+    d = cwd
+    while True:
+        rel = files.get(join(d, name))
+        if rel is not None:
+            return rel
+        if d == "/":
+            return None
+        d = posixpath.dirname(d)
+
+
+_CARGO_DEP_TABLE = re.compile(r"^\s*\[(?:[^\]]*\.)?(?:build-)?dependencies(?:\.[^\]]+)?\]\s*$|^\s*\[workspace\]", re.M)
+
+
+def _declares_deps(action: Action, copies: list[CopyMap], present: Mapping[str, str], ctx: ContextFiles) -> bool:
+    """Whether the build has dependencies to fetch: a go.mod with `require`, a Cargo.toml with a dependency.
+    Other ecosystems always fetch something (plugins, the build backend, the SDK's packages)."""
+    cwd = action.segment.cwd
+    if action.eco not in ("go", "cargo") or cwd is None:
+        return True
+    files: dict[str, str] = {**present}
+    for c in copies:
+        files.update(c.files)
+    if action.eco == "go":
+        rel = _nearest("go.mod", cwd, files)
+        if rel is None:
+            return action.segment.words[1] == "get"  # GOPATH mode: only `go get` downloads
+        return re.search(r"^\s*require\b", ctx.text(rel), re.M) is not None
+    rel = _nearest("Cargo.toml", cwd, files)
+    if rel is None:
+        return True
+    text = ctx.text(rel)
+    for m in _CARGO_DEP_TABLE.finditer(text):
+        header = m.group(0).strip()
+        if header == "[workspace]" or re.match(r"\[(?:[^\]]*\.)?(?:build-)?dependencies\.", header):
+            return True  # a workspace, or a [dependencies.name] table
+        body = text[m.end():].split("\n[", 1)[0]
+        if any(line.strip() and not line.strip().startswith("#") for line in body.splitlines()):
+            return True
+    return False
+
+
 def _snippet(eco: str, action: Action, step: Step, present: Mapping[str, str], copies: list[CopyMap]) -> str:
     """The dependency-only step to add, with the COPY of the manifests it needs unless they are there already."""
     e = ECOSYSTEMS[eco]
@@ -496,7 +539,8 @@ def _stage_findings(view: StageView, ctx: ContextFiles, states: dict[int, _State
                         fixed[k] = set(finding.manifest_images)
                 state.dep_done.add(eco)
             else:
-                if eco in state.dep_done or _cache_mounted(ins, eco) or _vendored(action, copies, ins):
+                if eco in state.dep_done or _cache_mounted(ins, eco) or _vendored(action, copies, ins) \
+                        or not _declares_deps(action, copies, present, ctx):
                     continue
                 if copies:
                     findings.append(_build_finding(view, k, action, pending, present, ctx))
