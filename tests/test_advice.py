@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from cacheprof.advise.findings import COPY_BEFORE_INSTALL, DEPS_IN_BUILD, REMOTE_ADD, VOLATILE_ARG
-from cacheprof.advise.rewrite import rewrite
+from cacheprof.advise.rewrite import plan, rewrite
 from cacheprof.advise.rules import find_problems
 from cacheprof.advise.scan import scan_context
 from cacheprof.cli import main
@@ -173,6 +173,22 @@ def test_two_installs_after_one_copy_both_get_their_manifests(tmp_path):
         "FROM python:3.12\nWORKDIR /app\nCOPY requirements.txt ./\nRUN pip install -r requirements.txt\n"
         "COPY package.json ./\nRUN npm install\nCOPY . .\n"
     )
+
+
+def test_fixes_that_move_the_same_copy_differently_keep_only_the_first(tmp_path):
+    ctx = project(tmp_path, {**APP, "src/x.py": "1\n", "src/requirements.txt": "flask\n", "package.json": "{}\n"}, (
+        "FROM python:3.12\nWORKDIR /app\nCOPY src ./\nRUN pip install -r requirements.txt\nCOPY . .\n"
+        "RUN npm install\n"
+    ))
+    text = (ctx / "Dockerfile").read_text()
+    model = parse_text(text)
+    found = find_problems(model, scan_context(ctx))
+    assert [(f.line, f.fix.moved if f.fix else None) for f in found] == [(3, (3,)), (3, (3, 5))]
+    proposed, findings = plan(model, text, found)
+    assert findings[0].fix is not None and findings[1].fix is None
+    assert "moves the same lines" in (findings[1].why_not or "")
+    assert proposed == ("FROM python:3.12\nWORKDIR /app\nCOPY src/requirements.txt ./\n"
+                        "RUN pip install -r requirements.txt\nCOPY src ./\nCOPY . .\nRUN npm install\n")
 
 
 def test_crlf_comments_and_a_missing_final_newline_are_kept(tmp_path):

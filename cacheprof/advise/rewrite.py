@@ -8,6 +8,7 @@ again; a rewrite that does not parse is not offered.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from ..dockerfile import DockerfileModel, parse_text
 from ..errors import UsageError
@@ -66,24 +67,33 @@ def _apply(model: DockerfileModel, text: str, fixes: list[Fix]) -> str:
     return result
 
 
-def rewrite(model: DockerfileModel, text: str, findings: Iterable[Finding]) -> str:
-    """`text` with every offered fix applied (fixes that touch the same lines: the first one only)."""
-    fixes: list[Fix] = []
+def plan(model: DockerfileModel, text: str, findings: Iterable[Finding]) -> tuple[str, tuple[Finding, ...]]:
+    """`text` with the offered fixes applied, and the findings with every fix that could not be applied turned
+    into a refusal that says why: a finding's `fix` is offered only when the proposed Dockerfile carries it."""
+    findings = tuple(findings)
+    applied: list[Finding] = []
+    dropped: dict[int, str] = {}
     moved_by: dict[int, tuple[int, ...]] = {}
-    for f in findings:
+    for n, f in enumerate(findings):
         if f.fix is None:
             continue
         # A COPY moves once: fixes that move it must move the same set (then they merge), else the first wins.
         if any(moved_by.get(m, f.fix.moved) != f.fix.moved for m in f.fix.moved) \
-                or any(f.fix.step_line in fx.moved for fx in fixes):
+                or any(f.fix.step_line in a.fix.moved for a in applied if a.fix):
+            dropped[n] = "another rewrite in this Dockerfile moves the same lines; apply that one and run advise again"
             continue
         moved_by.update(dict.fromkeys(f.fix.moved, f.fix.moved))
-        fixes.append(f.fix)
-    if not fixes:
-        return text
-    result = _apply(model, text, fixes)
+        applied.append(f)
+    result = _apply(model, text, [f.fix for f in applied if f.fix]) if applied else text
     try:
         parse_text(result, model.path)
-    except UsageError:
-        return text
-    return result
+    except UsageError:  # never offer what does not parse; say so instead
+        result = text
+        dropped.update({n: "the rewritten Dockerfile did not parse" for n, f in enumerate(findings) if f.fix})
+    out = tuple(replace(f, fix=None, why_not=dropped[n]) if n in dropped else f for n, f in enumerate(findings))
+    return result, out
+
+
+def rewrite(model: DockerfileModel, text: str, findings: Iterable[Finding]) -> str:
+    """`text` with every offered fix that can be applied (see `plan`)."""
+    return plan(model, text, findings)[0]

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from ..advise.findings import ADVICE_SCHEMA, Finding, finding_to_dict
-from ..advise.rewrite import rewrite
+from ..advise.rewrite import plan
 from ..advise.rules import find_problems
 from ..advise.scan import scan_context
 from ..capture.compare_run import measure_pair, raise_run_failures
@@ -169,8 +169,7 @@ def advise(context: Path, dockerfile: Path | None, measure: bool, write_path: Pa
     args = dict(parse_build_arg(a) for a in build_args)
     with open(df, encoding="utf-8", newline="") as fh:  # newline="": keep CRLF files byte for byte
         text = fh.read()
-    findings = find_problems(model, scan_context(ctx))
-    proposed = rewrite(model, text, findings)
+    proposed, findings = plan(model, text, find_problems(model, scan_context(ctx)))
     if changed or changed_args or git_diff is not None or git_history is not None:
         from .advise_whatif import run_whatif
 
