@@ -39,6 +39,8 @@ def results():
 def test_the_corpus_is_what_the_issue_asks_for():
     expected = [json.loads((c / "expected.json").read_text()) for c in CASES]
     assert len(CASES) >= 40
+    # git keeps no empty folder: a context without a tracked file would be missing from a clean clone.
+    assert [c.name for c in CASES if not any((c / "context").iterdir())] == []
     assert sum(e["clean"] for e in expected) * 3 >= len(CASES)
     ecosystems = {e["ecosystem"] for e in expected}
     assert {"pip", "poetry", "uv", "npm", "yarn", "pnpm", "go", "cargo", "maven", "gradle", "bundler", "composer",
