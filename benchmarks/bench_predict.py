@@ -15,14 +15,13 @@ import json
 import shutil
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cacheprof.model import Builder  # noqa: E402
-from tests.predict_harness import check_case, make_case  # noqa: E402
+from tests.predict_harness import check_case, make_case, unique_base  # noqa: E402
 
 
 def cases(args: list[str]) -> list[Path]:
@@ -32,15 +31,6 @@ def cases(args: list[str]) -> list[Path]:
     return [ROOT / "fixtures" / "python-app", ROOT / "fixtures" / "multistage", *corpus]
 
 
-def prepare(case: Path, tmp: Path) -> Path:
-    if (case / "context").is_dir():
-        return make_case(case, tmp / "ctx")
-    ctx = tmp / "ctx"
-    shutil.copytree(case, ctx, symlinks=True)
-    (ctx / "cacheprof-nonce.txt").write_text(uuid.uuid4().hex + "\n")
-    return ctx
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--builder", default="buildkit,classic")
@@ -48,6 +38,9 @@ def main() -> None:
     ap.add_argument("cases", nargs="*")
     o = ap.parse_args()
     out = o.jsonl.open("a") if o.jsonl else None
+    import docker
+
+    client = docker.from_env(timeout=120)
     totals: dict[str, dict[str, int]] = {}
     for case in cases(o.cases):
         for b in (Builder(x) for x in o.builder.split(",")):
@@ -56,7 +49,8 @@ def main() -> None:
             t["cases"] += 1
             tmp = Path(tempfile.mkdtemp(prefix="cacheprof-bench-predict-"))
             try:
-                checks = check_case(prepare(case, tmp), b)
+                with unique_base(client) as base:
+                    checks = check_case(make_case(case, tmp / "ctx", base), b)
             except Exception as e:  # a Dockerfile this engine cannot build at all
                 checks, err = [], str(e).splitlines()[0][:160]
             else:

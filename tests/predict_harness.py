@@ -11,9 +11,13 @@ do, which is what the prediction assumes of a real RUN.
 
 from __future__ import annotations
 
+import io
+import re
 import secrets
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +65,33 @@ def _stand_in(c, outputs: list[str]) -> str:
     return f"RUN {mounts + ' ' if mounts else ''}{body}"
 
 
+@contextmanager
+def unique_base(client) -> Iterator[str]:
+    """A base image of its own for one case: busybox plus a nonce label, removed afterwards.
+
+    The classic builder continues from the newest image of *any* build whose steps match (`FROM busybox`
+    then `WORKDIR /app` is common), so concurrent builds on a shared engine would change its cache under
+    the prediction; a base no other build uses keeps them apart. (`cache_from` would too, but it loses
+    the classic builder's cache of every stage but the last.)
+    """
+    nonce = uuid.uuid4().hex[:12]
+    tag = f"cacheprof-predict-base:{nonce}"
+    client.images.build(fileobj=io.BytesIO(f"FROM {BASE}\nLABEL cacheprof.predict={nonce}\n".encode()),
+                        tag=tag, rm=True)
+    try:
+        yield tag
+    finally:
+        try:
+            client.images.remove(tag)
+        except Exception:  # still the parent of this case's images: the tag goes, the image stays
+            pass
+
+
+def with_base(text: str, base: str) -> str:
+    """Every `FROM busybox:1.36` line of a Dockerfile made `FROM <base>` (line numbers kept)."""
+    return re.sub(rf"(?im)^(\s*FROM\s+){re.escape(BASE)}(\s|$)", lambda m: f"{m.group(1)}{base}{m.group(2)}", text)
+
+
 def offline_variant(text: str) -> str:
     """The Dockerfile with external bases made local and RUNs made stand-ins (line numbers kept)."""
     commands = official.parse_string(text)
@@ -87,10 +118,16 @@ def offline_variant(text: str) -> str:
     return "\n".join("#" if ln.lower().replace(" ", "").startswith("#syntax=") else ln for ln in lines)
 
 
-def make_case(case_dir: Path, dst: Path) -> Path:
-    """Copy a corpus case's context into `dst` with its offline Dockerfile and a nonce file."""
-    shutil.copytree(case_dir / "context", dst, symlinks=True)
-    (dst / "Dockerfile").write_text(offline_variant((case_dir / "Dockerfile").read_text()))
+def make_case(case_dir: Path, dst: Path, base: str = BASE) -> Path:
+    """Copy a case into `dst` (a corpus case: its context and offline Dockerfile; a fixture: as it is) with
+    a nonce file, its base image `base`."""
+    if (case_dir / "context").is_dir():
+        shutil.copytree(case_dir / "context", dst, symlinks=True)
+        text = offline_variant((case_dir / "Dockerfile").read_text())
+    else:
+        shutil.copytree(case_dir, dst, symlinks=True)
+        text = (dst / "Dockerfile").read_text()
+    (dst / "Dockerfile").write_text(with_base(text, base))
     (dst / "cacheprof-nonce.txt").write_text(uuid.uuid4().hex + "\n")
     return dst
 
@@ -134,14 +171,12 @@ def prediction_for(ctx: Path, df: Path, model: DockerfileModel, builder: Builder
 
 def run_builds(ctx: Path, df: Path, builder: Builder, scenarios: tuple[Scenario, ...],
                target: str | None = None) -> Profile:
-    """Build the scenarios in one run. The classic builder takes cache only from this run's builds: it
-    otherwise continues from the newest image of any build that shares a prefix (`FROM x` + `WORKDIR
-    /app` is common), which concurrent builds on a shared engine change under the prediction."""
+    """Build the scenarios in one run (see `unique_base` for keeping other builds' cache out)."""
     from cacheprof.capture.session import open_driver, run_plan
 
     model = load(df)
     plan = RunPlan(context=ctx, dockerfile=df, model=model, builder=builder, scenarios=scenarios,
-                   target=target, namespace="predict", own_cache_only=True)
+                   target=target, namespace="predict")
     driver = open_driver(None)
     try:
         profile, failure = run_plan(driver, plan, quiet=True)
