@@ -220,7 +220,7 @@ import sys, time, gc
 import cacheprof.analysis.profile_stats, cacheprof.render.charts
 if sys.argv[1] == "freeze":
     gc.freeze()
-sys.stdout.write(repr(time.time()))
+sys.stdout.write(repr(time.monotonic()))
 sys.stdout.flush()
 """
 
@@ -232,9 +232,10 @@ def exit_cost(reps: int = 5) -> dict[str, float]:
     for _ in range(reps):
         for mode in res:
             code = EXIT_SNIPPET if not mode.startswith("baseline") else (
-                "import sys, time; sys.stdout.write(repr(time.time())); sys.stdout.flush()")
+                "import sys, time; sys.stdout.write(repr(time.monotonic())); sys.stdout.flush()")
             proc = subprocess.run([PY, "-c", code, mode], capture_output=True, check=True)
-            res[mode].append(time.time() - float(proc.stdout))
+            # CLOCK_MONOTONIC is one clock for every process on Linux, and never steps like time.time().
+            res[mode].append(time.monotonic() - float(proc.stdout))
     return {k: median(v) for k, v in res.items()}
 
 

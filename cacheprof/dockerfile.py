@@ -46,7 +46,8 @@ class Instruction:
         """The build-context paths a COPY/ADD reads (none for COPY --from or remote ADD)."""
         if self.cmd not in ("COPY", "ADD") or self.copy_from is not None or len(self.value) < 2:
             return ()
-        srcs = self.value[:-1]
+        # A heredoc (`COPY <<EOF /dst`) is inline content, not a file of the context.
+        srcs = tuple(s for s in self.value[:-1] if not s.startswith("<<"))
         if self.cmd == "ADD":
             srcs = tuple(s for s in srcs if "://" not in s and not s.startswith("git@"))
         return srcs

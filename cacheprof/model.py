@@ -306,6 +306,8 @@ class RunPlan:
     # newest matching layer of any image: after AFTER's build, BEFORE's shared first steps would land on
     # AFTER's layers and miss everything after them.
     own_cache_only: bool = False
+    # Untimed warm-up builds before the first measured round (when any scenario is not cold).
+    warmups: int = 1
     # Build args that get a new value on every build, like a CI job passing --build-arg DATE=$(date):
     # bench suites use them to show what such an ARG does to the cache.
     volatile_args: tuple[str, ...] = ()
@@ -320,6 +322,8 @@ class Reporter:
     def build_started(self, scenario: str, repeat: int, number: int, total: int) -> None: ...
 
     def build_finished(self, build: Build) -> None: ...
+
+    def warmup_started(self, number: int, total: int) -> None: ...
 
     def note(self, line: str) -> None:
         """A line to keep on screen (e.g. why the remaining builds were not run)."""

@@ -375,7 +375,8 @@ def test_default_edit_globs_broad_source_avoids_narrower_ones(tmp_path: Path) ->
 def test_default_edit_globs_with_dockerfile_outside_and_only_build_files(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path / "ctx", {".dockerignore": "x\n"})
     text = "FROM alpine\nCOPY . /app\nCOPY missing.txt /m\n"
-    assert default_edit_globs(ctx, parse_text(text, str(tmp_path / "Dockerfile"))) == [".dockerignore"]
+    # .dockerignore is the only file copied: no edit a developer would make, so no edit scenario
+    assert default_edit_globs(ctx, parse_text(text, str(tmp_path / "Dockerfile"))) == []
 
 
 def test_pick_edit_target(tmp_path: Path) -> None:
@@ -391,7 +392,9 @@ def test_pick_edit_target(tmp_path: Path) -> None:
     assert pick_edit_target(ctx, "missing.txt") is None
     ignore = DockerIgnore.from_text("app/a.py\n")
     assert pick_edit_target(ctx, "app/*.py", ignore) == "app/b.py"
-    assert pick_edit_target(ctx, "app", excludes=["*.py"]) == "app/notes.md"
+    # `*.py` excludes only app/*.py; of what is left a source file beats notes
+    assert pick_edit_target(ctx, "app", excludes=["*.py"]) == "app/sub/z.py"
+    assert pick_edit_target(ctx, "app", excludes=["*.py", "sub"]) == "app/notes.md"
     assert pick_edit_target(ctx, "app/", DockerIgnore.from_text("app\n")) is None
 
 

@@ -32,7 +32,7 @@ def test_good_order_is_faster_on_an_app_edit(builder, docker_engine, python_app,
                 "--check-equivalent", "--format", "json", "--out", str(out))
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
-    assert doc["schema"] == "cacheprof/compare/v1"
+    assert doc["schema"] == "cacheprof/compare/v2"
     edit = next(s for s in doc["scenarios"] if s["scenario"] == "edit:app/main.py")
     assert edit["verdict"] == "faster", edit
     assert len(edit["before"]["runs_s"]) == 3 and len(edit["after"]["runs_s"]) == 3

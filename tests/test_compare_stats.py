@@ -17,7 +17,13 @@ from cacheprof.analysis.compare import (
 )
 from cacheprof.analysis.equivalence import compare_images
 from cacheprof.model import Build, Profile, Step, StepStatus
-from cacheprof.render.compare_report import all_charts, render_html, render_markdown, side_by_side_chart
+from cacheprof.render.compare_report import (
+    all_charts,
+    render_html,
+    render_markdown,
+    side_by_side_chart,
+    side_by_side_figure,
+)
 
 
 def step(i: int, ins: str, status: str, d: float, stage: str = "0") -> Step:
@@ -34,12 +40,13 @@ def build(scenario: str, repeat: int, seconds: float, steps: list[Step], ok: boo
 
 
 def test_t_quantiles_and_interval_match_hand_computation():
-    assert t975(2) == pytest.approx(4.303)
-    assert t975(11) == pytest.approx(2.179)  # next tabulated df up: conservative
+    # Exact quantiles from a printed t table: none rounded to a neighbouring df (df 11 was 2.179, df 12's).
+    for df, q in ((1, 12.7062), (2, 4.3027), (11, 2.2010), (13, 2.1604), (30, 2.0423), (1000, 1.9623)):
+        assert t975(df) == pytest.approx(q, abs=1e-4), df
     diffs = [-3.0, -3.2, -2.8]
     lo, hi = paired_interval(diffs)
-    half = 4.303 * 0.2 / math.sqrt(3)
-    assert lo == pytest.approx(-3.0 - half) and hi == pytest.approx(-3.0 + half)
+    half = 4.3027 * 0.2 / math.sqrt(3)
+    assert lo == pytest.approx(-3.0 - half, abs=1e-4) and hi == pytest.approx(-3.0 + half, abs=1e-4)
     assert paired_interval([1.0]) is None
 
 
@@ -79,13 +86,15 @@ def test_compare_profiles_gives_verdict_interval_and_step_changes():
     (s,) = c.scenarios
     assert s.verdict == "faster"
     assert s.before.median_s == 4.0 and s.after.median_s == 0.5
-    assert s.diff_s == pytest.approx(-3.5) and s.ratio == pytest.approx(0.125)
-    assert s.ci95_s[0] < -3.5 < s.ci95_s[1] < 0
+    # paired differences -3.6, -3.3, -3.6: mean -3.5, sd 0.1732, half width 4.3027 * 0.1732 / sqrt(3)
+    assert s.diff_s == pytest.approx(-3.5) and s.ratio == pytest.approx(0.125) and s.n == 3
+    assert s.ci95_s == pytest.approx((-3.9303, -3.0697), abs=1e-3)
     messages = [ch.message for ch in c.changes]
     assert f"`{INSTALL}` was re-run on every edit:app/* before, and is CACHED after" in messages
     assert any("COPY . ." in m and "gone" in m for m in messages)
     doc = comparison_to_dict(c)
-    assert doc["schema"] == "cacheprof/compare/v1"
+    assert doc["schema"] == "cacheprof/compare/v2"
+    assert doc["estimator"].startswith("mean of paired differences")
     sc = doc["scenarios"][0]
     assert set(sc) >= {"scenario", "before", "after", "diff_s", "ratio", "ci95_s", "verdict"}
     assert sc["before"]["runs_s"] == [4.1, 3.9, 4.0] and len(sc["ci95_s"]) == 2
@@ -131,10 +140,17 @@ def test_compare_report_renders_chart_and_markdown():
     c = compare_profiles(before, after)
     png = side_by_side_chart(c, "png")
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
-    svg = side_by_side_chart(c, "svg").decode()
-    assert "BEFORE" in svg and "AFTER" in svg and "faster" in svg
+    # The bars and whiskers follow the data (legend words would be there whatever the data):
+    # BEFORE rounds 4.1, 3.9, 4.0 -> median 4.0, whiskers 3.9..4.1; AFTER 0.5, 0.6, 0.4 -> 0.5, 0.4..0.6.
+    ax = side_by_side_figure(c).axes[0]
+    assert [round(p.get_height(), 6) for p in ax.patches] == [4.0, 0.5]
+    spans = sorted((round(float(seg[0][1]), 6), round(float(seg[1][1]), 6))
+                   for coll in ax.collections for seg in coll.get_segments())
+    assert spans == [(0.4, 0.6), (3.9, 4.1)]
+    assert [t.get_text() for t in ax.texts] == ["faster"]
     md = render_markdown(c, ["side_by_side"])
-    assert "| `edit:app/*` | 4.00 | 0.50 | -3.50 |" in md and "![side_by_side](charts/side_by_side.png)" in md
+    assert "| `edit:app/*` | 4.00 | 0.50 | -3.50 | 8.0\u00d7 | [-3.93, -3.07] n=3 | faster |" in md
+    assert "![side_by_side](charts/side_by_side.png)" in md
 
 
 def test_compare_charts_pick_what_they_show():
@@ -170,3 +186,22 @@ def test_compare_html_has_no_markdown_backticks_and_ranks_changes():
     assert "`" not in visible
     assert page.index('id="answer"') < page.index("<h2>Scenarios</h2>")
     assert "faster on" in page[: page.index("<h2>Scenarios</h2>")]
+
+
+def test_verdict_interval_and_difference_are_one_estimator():
+    # Medians say AFTER saves 5 s (10 -> 5), but the rounds pair as -5, -5, +10: the mean paired
+    # difference is 0, and that is what the verdict, the interval and diff_s all report.
+    before = profile("B", [build("warm", r, 10.0, []) for r in (1, 2, 3)])
+    after = profile("A", [build("warm", r, t, []) for r, t in zip((1, 2, 3), (5.0, 5.0, 20.0), strict=True)])
+    (s,) = compare_profiles(before, after).scenarios
+    assert s.after.median_s - s.before.median_s == -5.0
+    assert s.diff_s == 0.0 and s.n == 3 and s.verdict == "no clear difference"
+    assert s.before.mean_s == 10.0 and s.after.mean_s == 10.0
+    assert s.ci95_s[0] < s.diff_s < s.ci95_s[1]
+
+
+def test_failed_rounds_leave_the_pairs():
+    before = profile("B", [build("warm", 1, 4.0, []), build("warm", 2, 4.2, []), build("warm", 3, 4.1, [])])
+    after = profile("A", [build("warm", 1, 1.0, []), build("warm", 2, 0.1, [], ok=False), build("warm", 3, 1.2, [])])
+    (s,) = compare_profiles(before, after).scenarios
+    assert s.verdict == "failed" and s.after.runs_s == (1.0, 1.2)

@@ -160,13 +160,23 @@ def test_50mb_single_line_is_dropped_with_bounded_memory(tmp_path):
         "    hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
         "    sys.stderr.write(f'RSS {hwm}\\n')\n"
     )
-    r = subprocess.run([sys.executable, "-c", code, "parse", str(big)], capture_output=True, text=True,
-                       env={**os.environ, "PYTHONUTF8": "1"}, timeout=120)
+
+    def peak_kib(path: Path) -> tuple[subprocess.CompletedProcess, int]:
+        r = subprocess.run([sys.executable, "-c", code, "parse", str(path)], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONUTF8": "1"}, timeout=120)
+        return r, int(next(x for x in r.stderr.splitlines() if x.startswith("RSS ")).split()[1])
+
+    r, rss_kib = peak_kib(big)
     assert r.returncode == 2
     err = [x for x in r.stderr.splitlines() if not x.startswith("RSS ")]
     assert len(err) == 1 and "over 4 MiB skipped" in err[0], r.stderr
-    rss_kib = int(next(x for x in r.stderr.splitlines() if x.startswith("RSS ")).split()[1])
-    assert rss_kib < 100 * 1024, f"peak RSS {rss_kib} KiB"
+    # Against the same command on a one-line log, not an absolute bound: the process peaks near 28 MB
+    # (docs/benchmarks.md), so "< 100 MB" held even with the whole 50 MB line in memory. Reading the line
+    # whole would add 50 MB; a bounded reader adds about its 4 MiB cap.
+    small = tmp_path / "small.log"
+    small.write_bytes(b"x\n")
+    _, base_kib = peak_kib(small)
+    assert rss_kib - base_kib < 16 * 1024, f"peak RSS {rss_kib} KiB against {base_kib} KiB for a one-line log"
 
     mixed = tmp_path / "mixed.log"
     with mixed.open("wb") as fh:

@@ -87,7 +87,7 @@ def _pair(before_walls: list[float], after_walls: list[float]) -> tuple[Profile,
 def test_compare_verdict_says_how_many_times_faster_with_n():
     b, a = _pair([3.5, 3.6, 3.7], [0.27, 0.28, 0.29])
     text = render_comparison(compare_profiles(b, a), 80)
-    assert "AFTER is 12.9\u00d7 faster on edit:app/main.py (3.60 s → 0.28 s, n=3)" in text
+    assert "AFTER is 12.9\u00d7 faster on edit:app/main.py (mean 3.60 s → 0.28 s, n=3)" in text
     assert max(map(len, text.splitlines())) < 80
 
 

@@ -1,8 +1,10 @@
 """Before/after comparison of two profiles measured interleaved: per-scenario verdicts and step alignment.
 
-Pure functions over two Profiles. The interval is a Student-t 95% interval of the paired differences
-(AFTER - BEFORE in the same round): with the 3 to 10 rounds a comparison can afford, a bootstrap interval
-would be too narrow to trust, and pairing by round cancels machine drift that hits both sides alike.
+Pure functions over two Profiles. One estimator throughout: the MEAN of the paired differences (AFTER -
+BEFORE in the same round, ok builds only). `diff_s` is that mean, `ci95_s` its Student-t 95% interval
+(exact t quantile for n - 1 degrees of freedom), `n` the number of pairs, and the verdict reads both.
+With the 3 to 10 rounds a comparison can afford, a bootstrap interval would be too narrow to trust, and
+pairing by round cancels machine drift that hits both sides alike. Medians are kept as descriptions.
 """
 
 from __future__ import annotations
@@ -15,18 +17,17 @@ from typing import Any
 
 from ..model import Build, Profile, Step, StepStatus
 
-COMPARE_SCHEMA = "cacheprof/compare/v1"
-
-# Two-sided 97.5% quantiles of Student's t by degrees of freedom (no scipy dependency).
-_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
-         10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 25: 2.060, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980}
+# v2: `diff_s` is the mean of the paired differences (v1: the difference of medians), `ratio` the ratio
+# of the paired means; `n`, `estimator`, each side's `mean_s` and `warmups` were added.
+COMPARE_SCHEMA = "cacheprof/compare/v2"
+ESTIMATOR = "mean of paired differences (AFTER - BEFORE, same round, ok builds), Student-t 95% interval"
 
 
 def t975(df: int) -> float:
-    if df in _T975:
-        return _T975[df]
-    larger = [k for k in _T975 if k > df]
-    return _T975[min(larger)] if larger else 1.960
+    """The exact 97.5% quantile of Student's t with `df` degrees of freedom (df 11: 2.201)."""
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, df))
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Side:
     ok: bool
     # Median seconds sending the context (part of median_s, no step's); None when not recorded.
     transfer_s: float | None = None
+    # Mean of the ok runs (the estimator the verdict uses, see the module doc).
+    mean_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class ScenarioComparison:
     ratio: float | None
     ci95_s: tuple[float, float] | None
     verdict: str  # faster | slower | no clear difference | failed
+    # Rounds with an ok build on both sides: the pairs behind diff_s and ci95_s.
+    n: int = 0
 
 
 @dataclass(frozen=True)
@@ -120,7 +125,7 @@ def _side(builds: tuple[Build, ...]) -> Side:
     runs = tuple(b.duration_s for b in builds if b.ok and b.duration_s is not None)
     transfers = [b.transfer_s for b in builds if b.ok and b.transfer_s is not None]
     return Side(statistics.median(runs) if runs else None, runs, bool(builds) and all(b.ok for b in builds),
-                statistics.median(transfers) if transfers else None)
+                statistics.median(transfers) if transfers else None, statistics.fmean(runs) if runs else None)
 
 
 def last_sized_build(profile: Profile) -> Build | None:
@@ -167,12 +172,13 @@ def paired_interval(diffs: list[float]) -> tuple[float, float] | None:
     return (mean - half, mean + half)
 
 
-def verdict(before_median: float, diff: float, ci: tuple[float, float] | None,
+def verdict(before_s: float, diff: float, ci: tuple[float, float] | None,
             min_effect_ratio: float, min_effect_s: float) -> str:
-    """`faster`/`slower` for AFTER only when the interval excludes zero and the effect is big enough."""
+    """`faster`/`slower` for AFTER only when the interval excludes zero and the effect is big enough.
+    `diff` and `ci` are the same estimator (the mean paired difference); `before_s` is BEFORE's mean."""
     if ci is None or ci[0] <= 0.0 <= ci[1]:
         return "no clear difference"
-    if abs(diff) < max(min_effect_s, min_effect_ratio * before_median):
+    if abs(diff) < max(min_effect_s, min_effect_ratio * before_s):
         return "no clear difference"
     return "faster" if diff < 0 else "slower"
 
@@ -184,12 +190,16 @@ def compare_scenario(name: str, before: tuple[Build, ...], after: tuple[Build, .
         return ScenarioComparison(name, b, a, None, None, None, "failed")
     by_round_b = {x.repeat: x.duration_s for x in before if x.ok and x.duration_s is not None}
     by_round_a = {x.repeat: x.duration_s for x in after if x.ok and x.duration_s is not None}
-    diffs = [by_round_a[r] - by_round_b[r] for r in sorted(by_round_b.keys() & by_round_a.keys())]
-    diff = a.median_s - b.median_s
-    ratio = a.median_s / b.median_s if b.median_s > 0 else None
+    rounds = sorted(by_round_b.keys() & by_round_a.keys())
+    if not rounds:
+        return ScenarioComparison(name, b, a, None, None, None, "no clear difference", 0)
+    diffs = [by_round_a[r] - by_round_b[r] for r in rounds]
+    diff = statistics.fmean(diffs)
+    paired_before = statistics.fmean(by_round_b[r] for r in rounds)
+    ratio = (paired_before + diff) / paired_before if paired_before > 0 else None
     ci = paired_interval(diffs)
     return ScenarioComparison(name, b, a, diff, ratio, ci,
-                              verdict(b.median_s, diff, ci, min_effect_ratio, min_effect_s))
+                              verdict(paired_before, diff, ci, min_effect_ratio, min_effect_s), len(diffs))
 
 
 def _norm(instruction: str) -> str:
@@ -255,13 +265,18 @@ def comparison_to_dict(c: Comparison) -> dict[str, Any]:
         "context": c.before.context,
         "engine": c.before.engine.__dict__ if c.before.engine else None,
         "min_effect": {"ratio": c.min_effect_ratio, "seconds": c.min_effect_s},
+        "estimator": ESTIMATOR,
+        "warmups": {"before": c.before.warmups, "after": c.after.warmups},
         "scenarios": [
             {
                 "scenario": s.scenario,
-                "before": {"median_s": _r(s.before.median_s), "runs_s": [_r(x) for x in s.before.runs_s],
-                           "ok": s.before.ok, "transfer_s": _r(s.before.transfer_s)},
-                "after": {"median_s": _r(s.after.median_s), "runs_s": [_r(x) for x in s.after.runs_s],
-                          "ok": s.after.ok, "transfer_s": _r(s.after.transfer_s)},
+                "before": {"median_s": _r(s.before.median_s), "mean_s": _r(s.before.mean_s),
+                           "runs_s": [_r(x) for x in s.before.runs_s], "ok": s.before.ok,
+                           "transfer_s": _r(s.before.transfer_s)},
+                "after": {"median_s": _r(s.after.median_s), "mean_s": _r(s.after.mean_s),
+                          "runs_s": [_r(x) for x in s.after.runs_s], "ok": s.after.ok,
+                          "transfer_s": _r(s.after.transfer_s)},
+                "n": s.n,
                 "diff_s": _r(s.diff_s),
                 "ratio": _r(s.ratio),
                 "ci95_s": [_r(s.ci95_s[0]), _r(s.ci95_s[1])] if s.ci95_s else None,
@@ -295,12 +310,13 @@ def render_comparison_table(c: Comparison) -> str:
 
     lines = [f"BEFORE {c.before.dockerfile}", f"AFTER  {c.after.dockerfile}", ""]
     lines.append(f"{'scenario':<32} {'before s':>9} {'after s':>9} {'diff s':>8} {'ratio':>6} "
-                 f"{'95% CI of diff':>18}  verdict")
+                 f"{'95% CI of diff, n':>22}  verdict")
     for x in c.scenarios:
-        ci = f"[{x.ci95_s[0]:+.2f}, {x.ci95_s[1]:+.2f}]" if x.ci95_s else "-"
+        ci = f"[{x.ci95_s[0]:+.2f}, {x.ci95_s[1]:+.2f}] n={x.n}" if x.ci95_s else "-"
         name = x.scenario if len(x.scenario) <= 32 else x.scenario[:29] + "..."
-        lines.append(f"{name:<32} {s(x.before.median_s):>9} {s(x.after.median_s):>9} {s(x.diff_s, '{:+.2f}'):>8} "
-                     f"{s(x.ratio):>6} {ci:>18}  {x.verdict}")
+        lines.append(f"{name:<32} {s(x.before.mean_s):>9} {s(x.after.mean_s):>9} {s(x.diff_s, '{:+.2f}'):>8} "
+                     f"{s(x.ratio):>6} {ci:>22}  {x.verdict}")
+    lines.append(f"({ESTIMATOR})")
     if c.changes:
         lines += ["", "steps whose cache status changed:"]
         lines += [f"  - {ch.message}" for ch in c.changes]

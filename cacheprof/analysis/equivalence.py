@@ -14,8 +14,10 @@ FileMap = Mapping[str, tuple[str, int, str]]
 
 
 def compare_images(before_files: FileMap, after_files: FileMap, before_config: Mapping[str, Any],
-                   after_config: Mapping[str, Any], *, ignore_paths: Iterable[str] = ()) -> dict[str, Any]:
-    """Differences between two images; `ignore_paths` are left out and named in `notes`."""
+                   after_config: Mapping[str, Any], *, ignore_paths: Iterable[str] = (),
+                   notes: Iterable[str] = ()) -> dict[str, Any]:
+    """Differences between two images; `ignore_paths` are left out and named in `notes`, which also
+    carries the caller's own `notes`."""
     ignored = set(ignore_paths)
     differences: list[str] = []
     b = {k: v for k, v in before_files.items() if k not in ignored}
@@ -36,9 +38,9 @@ def compare_images(before_files: FileMap, after_files: FileMap, before_config: M
         bv, av = before_config.get(key), after_config.get(key)
         if bv != av:
             differences.append(f"config {key}: {bv!r} in BEFORE, {av!r} in AFTER")
-    notes = [f"{p} was left out: BuildKit without a session must receive the Dockerfile in the context, "
+    notes = [*notes, *(f"{p} was left out: BuildKit without a session must receive the Dockerfile in the context, "
              "so `COPY . .` copies it even though .dockerignore excludes it"
-             for p in sorted(ignored & (before_files.keys() | after_files.keys()))]
+             for p in sorted(ignored & (before_files.keys() | after_files.keys())))]
     return {
         "equivalent": not differences,
         "files_compared": len(a.keys() | b.keys()),

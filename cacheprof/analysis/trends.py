@@ -52,14 +52,16 @@ class ScenarioTrend:
 
 
 def cache_saved(now: ScenarioPoint, cold: ScenarioPoint | None) -> float | None:
-    """Seconds saved by the cache over the seconds the same work steps take in this run's cold builds."""
+    """Cold seconds of the work steps the cache spared over the cold seconds of all the same work steps
+    (the definition of `cacheprof.figures`: a step counts as spared when it was CACHED in every ok build)."""
     if cold is None or now is cold:
         return None
     cold_total = saved = 0.0
     for key, cold_s in cold.step_seconds.items():
-        if key in now.step_seconds:
+        state = now.steps.get(key)
+        if state is not None:
             cold_total += cold_s
-            saved += cold_s - now.step_seconds[key]
+            saved += cold_s if state.status == "CACHED" else 0.0
     return saved / cold_total if cold_total > 0 else None
 
 

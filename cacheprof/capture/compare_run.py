@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..context.tar import ContextStream
 from ..context.walk import DOCKERIGNORE, OUTSIDE_DOCKERFILE_PREFIX
 from ..errors import BuildFailedError, CacheprofError
 from ..model import Build, Builder, Profile, Reporter, RunPlan
@@ -31,6 +32,9 @@ class _SideReporter(Reporter):
     def build_finished(self, build: Build) -> None:
         self.inner.build_finished(build)
 
+    def warmup_started(self, number: int, total: int) -> None:
+        self.inner.warmup_started(number, total)
+
 
 def run_interleaved(
     driver: Driver, plans: dict[str, RunPlan], *, quiet: bool = False, rounds: int = 1,
@@ -53,6 +57,9 @@ def run_interleaved(
     try:
         try:
             scenarios = list(dict.fromkeys(s for p in plans.values() for s in p.scenarios))
+            # Each side's own cache in place before round 1, or round 1 of an edit measures a cold build.
+            for runner in runners.values():
+                runner.warm_up()
             for repeat in range(1, rounds + 1):
                 # Which side goes first alternates by round (A B, B A, ...): a build that runs second
                 # (warmer page cache, or a busier daemon) must not always be the same side's.
@@ -73,7 +80,8 @@ def run_interleaved(
     except (CacheprofError, KeyboardInterrupt, BrokenPipeError) as e:
         failure = e
     failure = with_leftovers(failure, [x for r in runners.values() for x in r.left])
-    return {side: make_profile(r.plan, driver, r.builds) for side, r in runners.items()}, failure, extra
+    profiles = {side: make_profile(r.plan, driver, r.builds, r.warmups_done) for side, r in runners.items()}
+    return profiles, failure, extra
 
 
 def measure_pair(plans: dict[str, RunPlan], *, docker_host: str | None, quiet: bool, rounds: int,
@@ -141,6 +149,12 @@ def check_images(driver: Driver, runners: dict[str, Runner]) -> dict[str, Any]:
         return {"equivalent": None, "differences": [], "files_compared": 0,
                 "notes": ["no good cold or warm build on both sides to compare"]}
     files = {side: driver.image_files(image) for side, image in images.items()}
+    notes: list[str] = []
+    for side, r in runners.items():
+        files[side], restored = _undo_sent_dockerignore(files[side], r.plan)
+        notes += [f"{p} in {side.upper()}'s image holds the .dockerignore line added for a Dockerfile from "
+                  "outside the context (the docker CLI adds it too); compared as the context's own file"
+                  for p in restored]
     ignore_paths: set[str] = set()
     plan = runners["before"].plan
     if plan.builder is Builder.BUILDKIT:
@@ -157,7 +171,7 @@ def check_images(driver: Driver, runners: dict[str, Runner]) -> dict[str, Any]:
                 copies = {path for fm in files.values() for path, (kind, _, h) in fm.items()
                           if kind == "file" and h == digest
                           and path.rpartition("/")[2].startswith(OUTSIDE_DOCKERFILE_PREFIX)}
-                ignore_paths |= copies | {p.rpartition("/")[0] + "/" + DOCKERIGNORE for p in copies}
+                ignore_paths |= copies
                 continue
             if not ignore.excluded(rel):
                 continue
@@ -166,5 +180,24 @@ def check_images(driver: Driver, runners: dict[str, Runner]) -> dict[str, Any]:
     return compare_images(
         files["before"], files["after"],
         driver.image_config(images["before"]), driver.image_config(images["after"]),
-        ignore_paths=ignore_paths,
+        ignore_paths=ignore_paths, notes=notes,
     )
+
+
+def _undo_sent_dockerignore(files: dict[str, tuple[str, int, str]],
+                            plan: RunPlan) -> tuple[dict[str, tuple[str, int, str]], list[str]]:
+    """A Dockerfile from outside the context travels with a line naming it appended to the sent
+    .dockerignore (as the docker CLI does); `COPY . .` copies that .dockerignore when it does not exclude
+    itself. Such copies are compared as the context's own .dockerignore: the line is the Dockerfile's
+    location, not its content. Returns the file map and the paths restored."""
+    import hashlib
+
+    stream = ContextStream(plan.context, plan.dockerfile, buildkit=plan.builder is Builder.BUILDKIT)
+    own = Path(stream.root, DOCKERIGNORE)
+    if stream.outside is None or not own.is_file():
+        return files, []
+    original = own.read_bytes()
+    sent = hashlib.sha256(original + b"\n" + stream.outside[0].encode() + b"\n").hexdigest()
+    restored = sorted(p for p, (kind, _, h) in files.items() if kind == "file" and h == sent)
+    digest = hashlib.sha256(original).hexdigest()
+    return {p: (v[0], v[1], digest) if p in restored else v for p, v in files.items()}, restored

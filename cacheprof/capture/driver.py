@@ -16,6 +16,7 @@ from ..errors import CacheprofError, EngineError, EngineUnreachableError, UsageE
 from ..model import Builder, EngineInfo
 from ..steps.common import Event
 from ..steps.layers import HistoryEntry, ImageLayers
+from . import clock
 from .cleanup import EXPORT_LABEL, RUN_LABEL, Removal
 
 LOST_ENGINE = "lost the Docker engine"
@@ -88,6 +89,14 @@ class EngineConnectionLost(EngineError):
 
 class EngineReplyError(EngineConnectionLost):
     """The engine answered something that is not what the Engine API says it answers. Exit 3."""
+
+
+def export_path(member: str) -> str:
+    """An exported tar member's absolute path. Only a leading `./` goes: `lstrip("./")` once turned
+    `./.marker` into `/marker`, so a dotted name compared equal to another file."""
+    name = member[2:] if member.startswith("./") else member
+    name = name.strip("/")
+    return "/" if name in ("", ".") else "/" + name
 
 
 def _engine_address(explicit: str | None) -> str:
@@ -179,7 +188,7 @@ class DockerDriver:
                 if not isinstance(message, dict):
                     raise EngineReplyError(f"the engine at {self.address} sent a build message out of shape: "
                                            f"{_clip(message)}")
-                yield time.time(), message
+                yield clock.now(), message
         except self._errors.APIError as e:
             explanation = str(getattr(e, "explanation", "") or e)
             if e.status_code == 400 or "dockerfile parse error" in explanation.lower():
@@ -368,7 +377,7 @@ class DockerDriver:
             files: dict[str, tuple[str, int, str]] = {}
             with tarfile.open(fileobj=_IterStream(raw), mode="r|") as tar:
                 for member in tar:
-                    name = "/" + member.name.removeprefix("./").rstrip("/")
+                    name = export_path(member.name)
                     if member.isreg():
                         digest = hashlib.sha256()
                         fh = tar.extractfile(member)

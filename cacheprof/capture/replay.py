@@ -88,6 +88,8 @@ class ReplayDriver:
         self._next = 0
         self.requests: list[BuildRequest] = []
         self.removed: list[str] = []
+        # Warm-up builds the recording holds (recordings made before warm-ups existed hold none).
+        self.recorded_warmups = sum(1 for e in self._entries if e.get("warmup"))
 
     def engine_info(self) -> EngineInfo:
         return self._engine

@@ -37,11 +37,14 @@ from ..model import (
 from ..steps.buildkit import BuildKitAssembler
 from ..steps.classic import ClassicAssembler
 from ..steps.layers import layers_to_json, with_sizes
+from . import clock
 from .cleanup import TAG_REPO, Ledger, Leftover, remove_all
 from .driver import LOST_ENGINE, BuildRequest, Driver, EngineConnectionLost
 from .replay import StreamRecorder
 
 INTERRUPTED = "interrupted (Ctrl-C) during the build"
+# The repeat number a warm-up build carries (measured rounds count from 1).
+WARMUP_REPEAT = 0
 
 
 class BuildInterrupted(KeyboardInterrupt):
@@ -108,7 +111,7 @@ class _Stop(Exception):
 
 def _transfer_s(internal: tuple[InternalVertex, ...], context: ContextStream, t0: float) -> float | None:
     """BuildKit's context-loading vertex when there is one, else the client's upload of the tar (classic:
-    the daemon reads the whole context before its first step)."""
+    the daemon reads the whole context before its first step). `t0`: time.perf_counter() at the start."""
     loads = [v.duration_s for v in internal if "load build context" in v.name or "load remote build context"
              in v.name]
     if loads and all(d is not None for d in loads):
@@ -149,6 +152,7 @@ class Runner:
         self.left: list[Leftover] = []
         self._digests = DigestCache()
         self._base_ids: dict[str, str | None] = {}
+        self.warmups_done = 0
         if record_dir is not None:
             record_dir.mkdir(parents=True, exist_ok=True)
             info = driver.engine_info()
@@ -183,12 +187,14 @@ class Runner:
             recorder = StreamRecorder(self.record_dir / stream_name)
             with (self.record_dir / "builds.jsonl").open("a") as fh:
                 fh.write(json.dumps({"stream": stream_name, "scenario": scenario.name, "repeat": repeat,
-                                     "builder": str(self.plan.builder), "nocache": request.nocache}) + "\n")
+                                     "builder": str(self.plan.builder), "nocache": request.nocache,
+                                     "warmup": repeat == WARMUP_REPEAT}) + "\n")
         # With --cache-from, a cached step may be restored as a new image of this build's own (moby's
         # history match): those are the cached step images that did not exist before. Without it, a
         # cached step's image is never this build's to remove.
         existing = self.driver.image_ids() if request.cache_from else set()
-        t0 = time.time()
+        started = clock.now()
+        t0 = time.perf_counter()
         stop: BaseException | None = None
         try:
             outcome = assemble(
@@ -201,7 +207,7 @@ class Runner:
         finally:
             if recorder is not None:
                 recorder.close()
-        wall = time.time() - t0
+        wall = time.perf_counter() - t0
         restored = [short for short in outcome.reused_images if request.cache_from
                     and not any(full.startswith(f"sha256:{short}") for full in existing)]
         self.ledger.add(images=[*outcome.created_images, *restored])
@@ -223,7 +229,7 @@ class Runner:
         inputs, files = self._inputs(build_args, overrides) if stop is None else ((), {})
         build = Build(
             scenario=scenario.name, repeat=repeat, ok=outcome.ok, error=error, duration_s=wall,
-            image_id=outcome.image_id, steps=steps, internal=outcome.internal, started=t0,
+            image_id=outcome.image_id, steps=steps, internal=outcome.internal, started=started,
             complete=outcome.complete, transfer_s=_transfer_s(outcome.internal, context, t0),
             image_size_bytes=image_size, layer_ids=layer_ids, inputs=inputs, files=files,
         )
@@ -287,6 +293,25 @@ class Runner:
         if not build.complete and (build.error or "").startswith(LOST_ENGINE):
             raise EngineConnectionLost(f"{build.error}; {len(self.builds)} build(s) measured before it")
         return build
+
+    def warm_up(self) -> int:
+        """Untimed builds with the default inputs that put this run's own cache in place before the first
+        measured round (hyperfine's --warmup): a warm, edit or arg scenario means "this change, starting
+        from a warm cache". None when the plan starts with a cold build: that build puts the cache in place
+        before anything warm runs. Returns how many ran; their builds are not kept, their images are
+        cleaned up with the others. A lost engine or Ctrl-C stops the run."""
+        if not self.plan.scenarios or self.plan.scenarios[0].kind is Kind.COLD:
+            return 0
+        # A replay plays back what was recorded: as many warm-ups as the recording holds.
+        count = getattr(self.driver, "recorded_warmups", None)
+        count = self.plan.warmups if count is None else count
+        for n in range(1, count + 1):
+            self.reporter.warmup_started(n, count)
+            build = self.run_scenario(Scenario(Kind.WARM), WARMUP_REPEAT)
+            self.warmups_done += 1
+            if not build.complete and (build.error or "").startswith(LOST_ENGINE):
+                raise EngineConnectionLost(f"{build.error} (during warm-up build {n})")
+        return self.warmups_done
 
     def run(self) -> Iterator[Build]:
         """Yield builds as they finish. Stops early only on Ctrl-C or when the engine is gone."""

@@ -35,6 +35,7 @@ class ProfileOptions:
     build_args: tuple[str, ...] = ()
     target: str | None = None
     namespace: str = "run"
+    warmups: int = 1
 
 
 def resolve_paths(context: Path, dockerfile: Path | None) -> tuple[Path, Path]:
@@ -99,7 +100,7 @@ def plan_profile(o: ProfileOptions) -> RunPlan:
     args = dict(parse_build_arg(a) for a in o.build_args)
     return RunPlan(
         context=context, dockerfile=dockerfile, model=model, builder=o.builder, scenarios=scenarios,
-        repeat=o.repeat, build_args=args, target=o.target, namespace=o.namespace,
+        repeat=o.repeat, build_args=args, target=o.target, namespace=o.namespace, warmups=o.warmups,
     )
 
 
@@ -123,7 +124,7 @@ def machine_info() -> dict[str, str]:
     }
 
 
-def make_profile(plan: RunPlan, driver: Driver, builds: list[Build]) -> Profile:
+def make_profile(plan: RunPlan, driver: Driver, builds: list[Build], warmups: int = 0) -> Profile:
     return Profile(
         builder=str(plan.builder),
         dockerfile=str(plan.dockerfile),
@@ -135,6 +136,7 @@ def make_profile(plan: RunPlan, driver: Driver, builds: list[Build]) -> Profile:
         scenarios=tuple(s.name for s in plan.scenarios),
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         machine=machine_info(),
+        warmups=warmups,
     )
 
 
@@ -150,11 +152,12 @@ def run_plan(driver: Driver, plan: RunPlan, *, quiet: bool = False, record_dir: 
     failure: BaseException | None = None
     try:
         with runner:
+            runner.warm_up()
             for _ in runner.run():
                 pass
     except (CacheprofError, KeyboardInterrupt, BrokenPipeError) as e:
         failure = e
-    return make_profile(plan, driver, runner.builds), with_leftovers(failure, runner.left)
+    return make_profile(plan, driver, runner.builds, runner.warmups_done), with_leftovers(failure, runner.left)
 
 
 LEFT_ATTR = "cacheprof_left_behind"
@@ -196,9 +199,31 @@ def _is_whole_context(source: str) -> bool:
     return source.strip("/") in ("", ".", "./")
 
 
-def check_sources(context: Path, model: DockerfileModel, side: str) -> None:
-    """Every file a Dockerfile copies must be in the context: say so before building, not after."""
-    for ins, source in model.copy_sources():
+_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def _arg_defaults(model: DockerfileModel, build_args: dict[str, str]) -> dict[str, str]:
+    """ARG defaults of the whole Dockerfile, then --build-arg values: enough to expand `COPY $SRC/ ...`."""
+    values: dict[str, str] = {}
+    for ins in (*model.global_args, *(i for i in model.instructions if i.cmd == "ARG")):
+        for item in ins.value:
+            name, sep, default = item.partition("=")
+            if sep:
+                values[name] = default.strip("\"'")
+    return {**values, **build_args}
+
+
+def check_sources(context: Path, model: DockerfileModel, side: str,
+                  build_args: dict[str, str] | None = None) -> None:
+    """Every file a Dockerfile copies must be in the context: say so before building, not after.
+
+    A source with a variable is checked once ARG defaults and --build-arg expand it; one that stays
+    unknown (an ENV, a computed value) is left to the build, which names it if it is missing."""
+    values = _arg_defaults(model, build_args or {})
+    for ins, raw in model.copy_sources():
+        source = _VAR.sub(lambda m: values.get(m.group(1) or m.group(2), m.group(0)), raw)
+        if "$" in source:
+            continue
         if _is_whole_context(source):
             continue
         rel = source.lstrip("/")

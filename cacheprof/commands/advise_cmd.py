@@ -27,7 +27,7 @@ from ..model import Builder, Kind, RunPlan, Scenario, parse_build_arg, parse_sce
 from ..render.compare_report import AdviceSection
 from ..render.compare_table import render_comparison
 from ..render.terminal import fit_width
-from .options import build_options, parse_min_effect, progress_option, report_options
+from .options import build_options, parse_min_effect, progress_option, report_options, warmup_option
 from .report_out import announce, claim, make_progress
 
 
@@ -129,6 +129,7 @@ def _fail_on(findings: tuple[Finding, ...], fail_on: str | None) -> None:
 @click.option("-n", "--repeat", default=3, show_default=True, type=click.IntRange(1, 50),
               help="With --measure: rounds, each building both Dockerfiles for every scenario.")
 @build_options()
+@warmup_option()
 @click.option("--min-effect", default="5%,0.3s", show_default=True,
               help="With --measure: smallest difference called faster/slower.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "sarif"]), default="table", show_default=True,
@@ -153,7 +154,7 @@ def _fail_on(findings: tuple[Finding, ...], fail_on: str | None) -> None:
 @click.option("--chart", "chart_path", type=click.Path(path_type=Path),
               help="With --git-history: write the per-commit chart (PNG, or SVG by suffix) to this path.")
 def advise(context: Path, dockerfile: Path | None, measure: bool, write_path: Path | None, repeat: int,
-           builder: str, build_args: tuple[str, ...], target: str | None, docker_host: str | None,
+           builder: str, build_args: tuple[str, ...], target: str | None, docker_host: str | None, warmup: int,
            min_effect: str, fmt: str, annotations: str | None, fail_on: str | None,
            out_dir: Path | None, force: bool, open_report: bool, progress: str,
            quiet: bool, changed: tuple[str, ...], changed_args: tuple[str, ...], git_diff: str | None,
@@ -208,7 +209,7 @@ def advise(context: Path, dockerfile: Path | None, measure: bool, write_path: Pa
 
     check_session_mounts(model)
     after_model = parse_text(proposed, f"{df} (proposed)")
-    check_sources(ctx, after_model, "proposed")
+    check_sources(ctx, after_model, "proposed", args)
     scenarios = _measure_scenarios(findings)
     check_edits(ctx, scenarios)
     out = claim(out_dir, ctx, f"advise-{ctx.name}", force)
@@ -220,7 +221,7 @@ def advise(context: Path, dockerfile: Path | None, measure: bool, write_path: Pa
         plans = {
             side: RunPlan(context=ctx, dockerfile=path, model=m, builder=Builder(builder), scenarios=scenarios,
                           repeat=repeat, build_args=args, target=target, namespace=side,
-                          own_cache_only=True)
+                          own_cache_only=True, warmups=warmup)
             for side, path, m in (("before", df, model), ("after", after_df, after_model))
         }
         live = make_progress(progress, quiet)

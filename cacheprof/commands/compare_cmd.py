@@ -24,6 +24,7 @@ from .options import (
     progress_option,
     report_options,
     summary_option,
+    warmup_option,
     warn_unused_build_args,
 )
 from .report_out import announcing, claim, make_progress, write_summary
@@ -94,6 +95,7 @@ def _load(path: Path, side: str) -> DockerfileModel:
 @click.option("-n", "--repeat", default=3, show_default=True, type=click.IntRange(1, 50),
               help="Rounds; each round runs BEFORE and AFTER in turn for every scenario.")
 @build_options(target_help="Build only up to this stage (both Dockerfiles).")
+@warmup_option()
 @click.option("--min-effect", default="5%,0.3s", show_default=True,
               help="Smallest difference called faster/slower: a share of BEFORE's time and seconds.")
 @click.option("--check-equivalent", is_flag=True,
@@ -103,7 +105,7 @@ def _load(path: Path, side: str) -> DockerfileModel:
 @summary_option()
 @progress_option()
 def compare(before: Path, after: Path, context: Path | None, scenarios: tuple[str, ...], repeat: int, builder: str,
-            build_args: tuple[str, ...], target: str | None, docker_host: str | None, min_effect: str,
+            build_args: tuple[str, ...], target: str | None, docker_host: str | None, warmup: int, min_effect: str,
             check_equivalent: bool, fmt: str, out_dir: Path | None, force: bool, open_report: bool,
             summary: Path | None, progress: str, quiet: bool) -> None:
     """Measure BEFORE and AFTER Dockerfiles side by side and say which is faster, per scenario.
@@ -122,10 +124,11 @@ def compare(before: Path, after: Path, context: Path | None, scenarios: tuple[st
     before_model, after_model = _load(before, "BEFORE"), _load(after, "AFTER")
     ctx, before_df = resolve_paths(context if context is not None else before.parent, before)
     after_df = after.resolve()
+    args = dict(parse_build_arg(a) for a in build_args)
     for model, side in ((before_model, "BEFORE"), (after_model, "AFTER")):
         check_target(model, target)
         check_session_mounts(model)
-        check_sources(ctx, model, side)
+        check_sources(ctx, model, side, args)
     if scenarios:
         plan_scenarios = tuple(parse_scenario(s) for s in scenarios)
     else:
@@ -139,7 +142,7 @@ def compare(before: Path, after: Path, context: Path | None, scenarios: tuple[st
     b = Builder(builder)
     plans = {
         side: RunPlan(context=ctx, dockerfile=df, model=model, builder=b, scenarios=plan_scenarios, repeat=repeat,
-                      build_args=args, target=target, namespace=side, own_cache_only=True)
+                      build_args=args, target=target, namespace=side, own_cache_only=True, warmups=warmup)
         for side, df, model in (("before", before_df, before_model), ("after", after_df, after_model))
     }
     out = claim(out_dir, ctx, f"compare-{ctx.name}", force)
@@ -147,6 +150,12 @@ def compare(before: Path, after: Path, context: Path | None, scenarios: tuple[st
     header = (("BEFORE", str(before_df)), ("AFTER", str(after_df)), ("context", str(ctx)),
               ("builder", builder + (f", target {target}" if target else "")),
               ("scenarios", f"{', '.join(s.name for s in plan_scenarios)} (x{repeat} rounds)"))
+    if not scenarios:  # say which file each default edit: changes, and why
+        from ..context.edits import default_edits
+
+        seen = {s.name for s in plan_scenarios}
+        reasons = {f"edit:{e.glob}": e.reason for m in (before_model, after_model) for e in default_edits(ctx, m)}
+        header += tuple((name, why) for name, why in reasons.items() if name in seen)
     try:
         profiles, comparison, doc, failure = measure_pair(
             plans, docker_host=docker_host, quiet=quiet, rounds=repeat, min_effect=(ratio, seconds),

@@ -74,6 +74,16 @@ def build_options(target_help: str = "Build only up to this stage.") -> Callable
     return decorate
 
 
+def warmup_option() -> Callable[[F], F]:
+    """--warmup N: untimed builds that put the run's own cache in place before the first measured round."""
+    return click.option(
+        "--warmup", "warmup", default=1, show_default=True, type=click.IntRange(0, 20),
+        help="Untimed warm-up builds (per Dockerfile) before the first measured round, so warm, edit: and "
+             "arg: scenarios start from a warm cache as their names say; none when the first scenario is cold "
+             "(that build puts the cache in place).",
+    )
+
+
 def parse_min_effect(text: str) -> tuple[float, float]:
     """`5%`, `0.3s`, or both: `5%,0.3s`. Returns (ratio, seconds); a part left out keeps its default."""
     ratio, seconds = 0.05, 0.3

@@ -13,7 +13,14 @@ from ..errors import BuildFailedError
 from ..model import Builder, EngineInfo, Profile, RunPlan
 from ..render.report_worker import ReportWorker
 from ..render.writer import write_profile_file, write_report
-from .options import build_options, progress_option, report_options, summary_option, warn_unused_build_args
+from .options import (
+    build_options,
+    progress_option,
+    report_options,
+    summary_option,
+    warmup_option,
+    warn_unused_build_args,
+)
 from .report_out import announce, claim, make_progress, write_summary
 
 
@@ -39,6 +46,7 @@ def _fix_available(plan: RunPlan) -> bool:
 @click.option("-n", "--repeat", default=1, show_default=True, type=click.IntRange(1, 100),
               help="Run the whole scenario sequence N times, each starting with its own cold build.")
 @build_options()
+@warmup_option()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="json: one JSON document on stdout and nothing else.")
 @report_options("<UTC timestamp>-<context name>/")
@@ -49,7 +57,7 @@ def _fix_available(plan: RunPlan) -> bool:
 @summary_option()
 @progress_option()
 def profile(context: Path, dockerfile: Path | None, scenarios: tuple[str, ...], repeat: int, builder: str,
-            build_args: tuple[str, ...], target: str | None, docker_host: str | None, fmt: str,
+            build_args: tuple[str, ...], target: str | None, docker_host: str | None, warmup: int, fmt: str,
             out_dir: Path | None, force: bool, open_report: bool, record_dir: Path | None, replay_dir: Path | None,
             summary: Path | None, progress: str, quiet: bool) -> None:
     """Build CONTEXT's Dockerfile several times and show, per step, whether the cache was used.
@@ -60,7 +68,7 @@ def profile(context: Path, dockerfile: Path | None, scenarios: tuple[str, ...], 
         out, dockerfile = _stdin_dockerfile(context, out_dir, force)
     options = ProfileOptions(
         context=context, dockerfile=dockerfile, scenarios=scenarios, repeat=repeat, builder=Builder(builder),
-        build_args=build_args, target=target,
+        build_args=build_args, target=target, warmups=warmup,
     )
     plan = plan_profile(options)
     warn_unused_build_args(plan.model, plan.build_args, [s.arg_name or "" for s in plan.scenarios if s.arg_name])
@@ -70,7 +78,7 @@ def profile(context: Path, dockerfile: Path | None, scenarios: tuple[str, ...], 
     failure: BaseException | None = None
     worker = ReportWorker()  # loads the report stack while the builds run
     try:
-        live.header(header_rows(plan, driver.engine_info()))
+        live.header(header_rows(plan, driver.engine_info(), default_edit_rows(plan) if not scenarios else []))
         profile_data, failure = run_plan(driver, plan, record_dir=record_dir, reporter=live)
     except BaseException:
         worker.cancel()
@@ -134,10 +142,18 @@ def _stdin_dockerfile(context: Path, out_dir: Path | None, force: bool) -> tuple
     return out, path
 
 
-def header_rows(plan: RunPlan, engine: EngineInfo | None) -> list[tuple[str, str]]:
+def default_edit_rows(plan: RunPlan) -> list[tuple[str, str]]:
+    """Which file each default edit: scenario changes, and why that file."""
+    from ..context.edits import default_edits
+
+    return [(f"edit:{e.glob}", e.reason) for e in default_edits(plan.context, plan.model)]
+
+
+def header_rows(plan: RunPlan, engine: EngineInfo | None,
+                edit_rows: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
     rows = [("Dockerfile", str(plan.dockerfile)), ("context", str(plan.context)),
             ("builder", str(plan.builder) + (f", target {plan.target}" if plan.target else "")),
-            ("scenarios", f"{', '.join(s.name for s in plan.scenarios)} (x{plan.repeat})")]
+            ("scenarios", f"{', '.join(s.name for s in plan.scenarios)} (x{plan.repeat})"), *(edit_rows or [])]
     if engine is not None:
         where = f" at {engine.host}" if engine.host else ""
         rows.append(("engine", f"Docker {engine.version} (API {engine.api_version}){where}"))

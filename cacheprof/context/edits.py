@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,10 +13,10 @@ from ..errors import UsageError
 from .dockerignore import DockerIgnore, clean_path
 
 if TYPE_CHECKING:
-    from ..dockerfile import DockerfileModel
+    from ..dockerfile import DockerfileModel, Instruction
 
 from .globs import _escape_glob, _has_wildcard, _matching_entries, _path_matcher
-from .walk import DOCKERIGNORE, _sent_files, resolve_context
+from .walk import _sent_files, resolve_context
 
 _BINARY_PROBE = 8192
 
@@ -98,12 +99,72 @@ def _source_files(files: Sequence[str], source: str, excludes: Sequence[str], ro
     return [f for f in picked if not ex.excluded(f[len(base) + 1 :] if base else f)]
 
 
-def _preference(avoid: set[str]) -> Callable[[str], tuple[bool, bool, str]]:
-    # Deterministic: avoid the build files, then hidden paths (.git/..., .env), then the first sorted.
-    def key(rel: str) -> tuple[bool, bool, str]:
-        return rel in avoid, any(part.startswith(".") for part in rel.split("/")), rel
+# Never an edit target: what a developer edits to change the build, not the app (Dockerfiles of any
+# spelling, Containerfiles, .dockerignore files).
+_BUILD_FILE = re.compile(
+    r"(^|/)((docker|container)file([.-][^/]*)?|[^/]*[._-](docker|container)file|[^/]*\.dockerignore)$", re.I)
+# Files a developer edits as code (what an edit: scenario stands for), by extension.
+SOURCE_SUFFIXES = frozenset(
+    ".py .pyi .js .mjs .cjs .jsx .ts .tsx .vue .svelte .go .rs .java .kt .kts .scala .groovy .c .h .cc .cpp .hpp "
+    ".cs .fs .vb .rb .php .pl .pm .lua .swift .m .mm .ex .exs .erl .hs .ml .clj .dart .r .jl .sh .bash .sql "
+    ".html .css .scss .sass .less .tmpl .proto".split())
+# Text that documents rather than builds: picked only when nothing else is copied.
+_DOC = re.compile(r"(^|/)(docs?|examples?)/|(^|/)(readme|changelog|changes|license|licence|copying|authors|"
+                  r"contributing|notice)([._-][^/]*)?$|\.(md|rst|adoc)$", re.I)
 
-    return key
+
+def is_build_file(rel: str) -> bool:
+    """A Dockerfile, Containerfile or .dockerignore under any of their usual names (not dockerfile.py)."""
+    return bool(_BUILD_FILE.search(rel)) and os.path.splitext(rel)[1].lower() not in SOURCE_SUFFIXES
+
+
+@dataclass(frozen=True)
+class EditTarget:
+    """A default `edit:` scenario: the file, the COPY/ADD it stands for, and why this file."""
+
+    glob: str
+    source: str
+    line: int
+    reason: str
+
+
+def _named_by(rel: str, later: Sequence[Instruction]) -> Instruction | None:
+    """The first later instruction (RUN, CMD, ENTRYPOINT) whose text names the file or its path."""
+    base = rel.rpartition("/")[2]
+    pattern = re.compile(rf"(?<![\w.-])(\./)?({re.escape(rel)}|{re.escape(base)})(?![\w-])")
+    for ins in later:
+        if ins.cmd in ("RUN", "CMD", "ENTRYPOINT") and pattern.search(ins.original.partition(" ")[2]):
+            return ins
+    return None
+
+
+def _choose(files: Iterable[str], later: Sequence[Instruction]) -> tuple[str, str] | None:
+    """The file a developer would edit, and why: one a later step names, else a source file, else any
+    file that is not documentation, else documentation; never a build file; hidden paths last."""
+    best: tuple[tuple[int, bool, int, str], str, str] | None = None
+    for rel in files:
+        if is_build_file(rel):
+            continue
+        hidden = any(part.startswith(".") for part in rel.split("/"))
+        named = _named_by(rel, later)
+        suffix = os.path.splitext(rel)[1].lower()
+        if named is not None:
+            rank, why = 0, f"`{_short(named.original)}` (line {named.line}) reads it"
+        elif suffix in SOURCE_SUFFIXES:
+            rank, why = 1, f"a {suffix} source file"
+        elif not _DOC.search(rel):
+            rank, why = 2, "the first file it copies that is not documentation"
+        else:
+            rank, why = 3, "it copies only documentation"
+        key = (rank, hidden, rel.count("/"), rel)
+        if best is None or key < best[0]:
+            best = (key, rel, why)
+    return None if best is None else (best[1], best[2])
+
+
+def _short(text: str, width: int = 50) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
 
 
 def pick_edit_target(
@@ -112,47 +173,59 @@ def pick_edit_target(
 ) -> str | None:
     """One regular file under the context that a COPY/ADD `source` copies and .dockerignore lets through.
 
-    `dockerignore` defaults to the context's own. The build files (.dockerignore, `Dockerfile` and
-    `avoid`) are picked only when nothing else qualifies. Returns a context-relative path, or None when
-    the source copies no such file.
+    `dockerignore` defaults to the context's own. Never a Dockerfile or .dockerignore (any name, see
+    `is_build_file`) nor a path in `avoid`. Returns a context-relative path, or None when the source copies
+    no such file.
     """
     root = resolve_context(context_dir)
     ignore = dockerignore if dockerignore is not None else DockerIgnore.for_context(Path(root))
-    files = _source_files(_sent_files(root, ignore), source, excludes, root)
-    if not files:
-        return None
-    return min(files, key=_preference({DOCKERIGNORE, "Dockerfile", *avoid}))
+    skip = set(avoid)
+    files = [f for f in _source_files(_sent_files(root, ignore), source, excludes, root) if f not in skip]
+    chosen = _choose(files, ())
+    return chosen[0] if chosen else None
 
 
-def default_edit_globs(context_dir: Path, model: DockerfileModel) -> list[str]:
-    """One edit target per distinct COPY/ADD context source of the Dockerfile, in Dockerfile order.
+def default_edits(context_dir: Path, model: DockerfileModel) -> list[EditTarget]:
+    """One edit target per distinct COPY/ADD context source of the Dockerfile, in Dockerfile order, each
+    with the reason it was chosen.
 
     A broad source (`.`) gets a file no other source copies when there is one, else one that no
-    narrower source copies, so its edit measures that COPY rather than an earlier one.
+    narrower source copies, so its edit measures that COPY rather than an earlier one. Within those, see
+    `_choose`: never a Dockerfile, a .dockerignore or an ignored file; first a file a later step of the
+    same stage names. A source that copies only build files gets no edit.
     """
     root = resolve_context(context_dir)
     files = _sent_files(root, DockerIgnore.for_context(Path(root)))
-    avoid = {DOCKERIGNORE}
-    df_rel = os.path.relpath(os.path.realpath(model.path), root)
-    if not (df_rel == ".." or df_rel.startswith(".." + os.sep)):
-        avoid.add(df_rel.replace(os.sep, "/"))
 
-    covered: dict[tuple[str, tuple[str, ...]], set[str]] = {}
+    covered: dict[tuple[str, tuple[str, ...]], tuple[Instruction, set[str]]] = {}
     for instr, src in model.copy_sources():
         excludes = tuple(f.split("=", 1)[1] for f in instr.flags if f.startswith("--exclude="))
         key = (clean_path("/" + src).lstrip("/"), excludes)
         if key not in covered:
-            covered[key] = set(_source_files(files, src, excludes, root))
+            covered[key] = (instr, set(_source_files(files, src, excludes, root)))
 
-    prefer = _preference(avoid)
-    out: list[str] = []
-    for key, mine in covered.items():
+    out: list[EditTarget] = []
+    for key, (instr, mine) in covered.items():
+        mine = {f for f in mine if not is_build_file(f)}
         if not mine:
             continue
-        others = [c for k, c in covered.items() if k != key]
+        others = [c for k, (_, c) in covered.items() if k != key]
         alone = mine.difference(*others)
         narrower = mine.difference(*(c for c in others if len(c) < len(mine)))
-        pick = _escape_glob(min(alone or narrower or mine, key=prefer))
-        if pick not in out:
-            out.append(pick)
+        stage = next(s for s in model.stages if instr in s.instructions)
+        later = [i for i in stage.instructions if i.line > instr.line]
+        chosen = _choose(alone or narrower or mine, later)
+        if chosen is None:
+            continue
+        rel, why = chosen
+        glob = _escape_glob(rel)
+        if any(e.glob == glob for e in out):
+            continue
+        source = _short(instr.original)
+        out.append(EditTarget(glob, key[0] or ".", instr.line, f"for `{source}` (line {instr.line}): {why}"))
     return out
+
+
+def default_edit_globs(context_dir: Path, model: DockerfileModel) -> list[str]:
+    """The globs of `default_edits`."""
+    return [e.glob for e in default_edits(context_dir, model)]

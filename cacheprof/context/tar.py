@@ -161,7 +161,8 @@ class ContextStream:
                 self.outside = (_outside_name(self.root, df_real), fh.read(), int(os.stat(df_real).st_mtime))
         self.dockerfile = self.outside[0] if self.outside is not None else str(df_rel)
         self.sent_bytes = 0
-        self.finished_at: float | None = None  # epoch seconds when the consumer took the last chunk
+        # time.perf_counter() when the consumer took the last chunk (a duration's end, never wall clock)
+        self.finished_at: float | None = None
 
     def __iter__(self) -> Iterator[bytes]:
         """Chunks of about 1 MiB, read ahead by a thread (at most _AHEAD chunks) while the consumer sends:
@@ -195,7 +196,7 @@ class ContextStream:
                 if chunk is None:
                     break
                 yield chunk
-            self.finished_at = time.time()  # the consumer asked for more: the last chunk has gone out
+            self.finished_at = time.perf_counter()  # the consumer asked for more: the last chunk has gone out
         finally:
             stop.set()
             worker.join(timeout=5)

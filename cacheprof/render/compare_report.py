@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..analysis.compare import Comparison, ScenarioComparison
 from .answer import failures
@@ -14,6 +15,9 @@ from .compare_sizes import size_lines, transfer_lines
 from .compare_table import ranked_changes
 from .page import answer_box, esc, failure_box, inline_code, page, svg_figure
 from .verdict import TIMES, compare_verdict_lines
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -33,11 +37,16 @@ def most_telling(c: Comparison) -> ScenarioComparison | None:
 
 
 def side_by_side_chart(c: Comparison, fmt: str) -> bytes:
-    """All scenarios in one chart: median bars, BEFORE beside AFTER, whiskers from the fastest to the
-    slowest round (measured times, so never below zero), the verdict above each pair."""
-    from matplotlib.figure import Figure
-
     from .charts import render
+
+    return render(side_by_side_figure(c), fmt)
+
+
+def side_by_side_figure(c: Comparison) -> Figure:
+    """All scenarios in one chart: median bars, BEFORE beside AFTER, whiskers from the fastest to the
+    slowest round (measured times, so never below zero: a median with its range, one description), the
+    verdict above each pair."""
+    from matplotlib.figure import Figure
 
     names = [s.scenario for s in c.scenarios]
     fig = Figure(figsize=(max(6.0, 1.2 * len(names) + 2), 4.0))
@@ -64,7 +73,7 @@ def side_by_side_chart(c: Comparison, fmt: str) -> bytes:
     ax.set_ylabel("seconds (median, whiskers: fastest to slowest round)")
     ax.set_title("BEFORE vs AFTER per scenario")
     ax.legend()
-    return render(fig, fmt)
+    return fig
 
 
 def all_charts(c: Comparison, fmt: str) -> dict[str, bytes]:
@@ -101,11 +110,15 @@ def _fmt(x: float | None, spec: str = "{:.2f}") -> str:
 
 
 def _ci(s: ScenarioComparison) -> str:
-    return f"[{s.ci95_s[0]:+.2f}, {s.ci95_s[1]:+.2f}]" if s.ci95_s else "-"
+    return f"[{s.ci95_s[0]:+.2f}, {s.ci95_s[1]:+.2f}] n={s.n}" if s.ci95_s else f"- (n={s.n})"
+
+
+ESTIMATOR_NOTE = ("before/after s: mean of the ok rounds; diff s: mean of the paired differences (AFTER - BEFORE, "
+                  "same round) with its Student-t 95% interval and n pairs; the verdict reads that interval.")
 
 
 def _ratio(s: ScenarioComparison) -> str:
-    b, a = s.before.median_s, s.after.median_s
+    b, a = s.before.mean_s, s.after.mean_s
     if not b or not a:
         return "-"
     return f"{b / a:.1f}{TIMES}" if a < b else f"{b / a:.2f}{TIMES}"
@@ -144,11 +157,12 @@ def render_markdown(c: Comparison, chart_names: list[str], advice: AdviceSection
         lines += [f"**{verdicts[0]}**", ""] + [f"- {x}" for x in verdicts[1:]] + [""]
     lines += [f"- BEFORE: `{c.before.dockerfile}`", f"- AFTER: {_md_path(_after_label(c, advice), advice)}",
               f"- context: `{c.before.context}`, builder: {c.before.builder}", ""]
-    lines += ["| scenario | before s | after s | diff s | speed-up | 95% CI of diff | verdict |",
+    lines += ["| scenario | before s | after s | diff s | speed-up | 95% CI of diff, n | verdict |",
               "| --- | ---: | ---: | ---: | ---: | --- | --- |"]
     for s in c.scenarios:
-        lines.append(f"| `{s.scenario}` | {_fmt(s.before.median_s)} | {_fmt(s.after.median_s)} | "
+        lines.append(f"| `{s.scenario}` | {_fmt(s.before.mean_s)} | {_fmt(s.after.mean_s)} | "
                      f"{_fmt(s.diff_s, '{:+.2f}')} | {_ratio(s)} | {_ci(s)} | {s.verdict} |")
+    lines += ["", ESTIMATOR_NOTE]
     changes = ranked_changes(c)
     if changes:
         lines += ["", "## Steps whose cache status changed (costliest first)", ""]
@@ -183,8 +197,8 @@ def _md_path(label: str, advice: AdviceSection | None) -> str:
 def render_html(c: Comparison, charts_svg: dict[str, bytes], advice: AdviceSection | None = None) -> str:
     kind, title = _title(c, advice)
     verdicts = summary_lines(c)
-    figures = [(s.scenario, f"{_fmt(s.before.median_s)} → {_fmt(s.after.median_s)} s",
-                f"{_ratio(s)}, n={min(len(s.before.runs_s), len(s.after.runs_s))}") for s in c.scenarios]
+    figures = [(s.scenario, f"mean {_fmt(s.before.mean_s)} → {_fmt(s.after.mean_s)} s",
+                f"{_ratio(s)}, n={s.n}") for s in c.scenarios]
     rest = "".join(f"<li>{inline_code(x)}</li>" for x in verdicts[1:])
     extra = [f"<ul class='summary'>{rest}</ul>"] if rest else []
     extra += [failure_box(head, tail, error) for _, head, tail, error in _failures(c)]
@@ -194,14 +208,14 @@ def render_html(c: Comparison, charts_svg: dict[str, bytes], advice: AdviceSecti
     body.append(f"<p>BEFORE <code>{esc(c.before.dockerfile)}</code><br>AFTER {after}<br>"
                 f"context <code>{esc(c.before.context)}</code>, builder {esc(c.before.builder)}</p>")
     rows = "".join(
-        f"<tr><td><code>{esc(s.scenario)}</code></td><td class='num'>{_fmt(s.before.median_s)}</td>"
-        f"<td class='num'>{_fmt(s.after.median_s)}</td><td class='num'>{_fmt(s.diff_s, '{:+.2f}')}</td>"
+        f"<tr><td><code>{esc(s.scenario)}</code></td><td class='num'>{_fmt(s.before.mean_s)}</td>"
+        f"<td class='num'>{_fmt(s.after.mean_s)}</td><td class='num'>{_fmt(s.diff_s, '{:+.2f}')}</td>"
         f"<td class='num'>{_ratio(s)}</td><td>{_ci(s)}</td><td>{esc(s.verdict)}</td></tr>"
         for s in c.scenarios
     )
     body += ["<h2>Scenarios</h2>", "<div class='scroll'><table><thead><tr><th>scenario</th><th>before s</th>"
-             "<th>after s</th><th>diff s</th><th>speed-up</th><th>95% CI of diff</th><th>verdict</th></tr></thead>"
-             f"<tbody>{rows}</tbody></table></div>"]
+             "<th>after s</th><th>diff s</th><th>speed-up</th><th>95% CI of diff, n</th><th>verdict</th></tr></thead>"
+             f"<tbody>{rows}</tbody></table></div>", f"<p class='note'>{esc(ESTIMATOR_NOTE)}</p>"]
     changes = ranked_changes(c)
     if changes:
         body += ["<h2>Steps whose cache status changed (costliest first)</h2>",

@@ -51,7 +51,8 @@ def ranked_changes(c: Comparison, limit: int | None = None) -> list[str]:
 
 
 def render_comparison(c: Comparison, width: int = 80) -> str:
-    fixed = [("before s", 8), ("after s", 8), ("change", 7), ("95% CI of diff s", 17), ("verdict", 11)]
+    # Means and the 95% t-interval of the mean paired difference: the one estimator the verdict reads.
+    fixed = [("before s", 8), ("after s", 8), ("change", 7), ("mean diff 95% CI", 20), ("verdict", 11)]
     name_w = max(12, min(width - 1 - sum(w for _, w in fixed) - len(fixed), 60))
     verdict_word = {"no clear difference": "unclear"}
 
@@ -64,9 +65,9 @@ def render_comparison(c: Comparison, width: int = 80) -> str:
     lines = wrap(f"BEFORE {c.before.dockerfile}", width - 1) + wrap(f"AFTER  {c.after.dockerfile}", width - 1)
     lines += ["", row(["scenario", *(t for t, _ in fixed)])]
     for s in c.scenarios:
-        ci = f"[{s.ci95_s[0]:+.2f}, {s.ci95_s[1]:+.2f}]" if s.ci95_s else "-"
-        lines.append(row([clip(s.scenario, name_w), _s(s.before.median_s), _s(s.after.median_s),
-                          _change(s.before.median_s, s.after.median_s), ci, verdict_word.get(s.verdict, s.verdict)]))
+        ci = f"[{s.ci95_s[0]:+.2f}, {s.ci95_s[1]:+.2f}] n={s.n}" if s.ci95_s else "-"
+        lines.append(row([clip(s.scenario, name_w), _s(s.before.mean_s), _s(s.after.mean_s),
+                          _change(s.before.mean_s, s.after.mean_s), ci, verdict_word.get(s.verdict, s.verdict)]))
     changes = ranked_changes(c)
     if changes:
         lines += ["", "steps whose cache status changed (costliest first):"]

@@ -154,6 +154,16 @@ class LiveProgress(Reporter):
         self._step, self._step_t0 = "", None
         self._start_live()
 
+    def warmup_started(self, number: int, total: int) -> None:
+        """An untimed warm-up build before the first measured one: shown, never counted as a build."""
+        if self.quiet:
+            return
+        self._scenario = f"warm-up {number}/{total} (untimed)"
+        self._step, self._step_t0 = "", None
+        if self.mode == "plain":
+            self._write_plain(self._scenario)
+        self._start_live()
+
     def _on_step(self, ev: StepEvent) -> None:
         if self.quiet or ev.status is not None:
             return

@@ -189,13 +189,13 @@ def compare_verdict_lines(c: Comparison) -> list[str]:
     scored: list[tuple[int, float, str]] = []
     for s in c.scenarios:
         b, a = s.before, s.after
-        n = min(len(b.runs_s), len(a.runs_s))
-        if s.verdict == "failed" or b.median_s is None or a.median_s is None:
+        n = s.n
+        if s.verdict == "failed" or b.mean_s is None or a.mean_s is None:
             scored.append((3, 0.0, f"{s.scenario}: a build failed, no verdict"))
             continue
-        figures = f"({_s(b.median_s)} → {_s(a.median_s)}, n={n})"
+        figures = f"(mean {_s(b.mean_s)} → {_s(a.mean_s)}, n={n})"
         if s.verdict in ("faster", "slower"):
-            fast, slow = sorted((b.median_s, a.median_s))
+            fast, slow = sorted((b.mean_s, a.mean_s))
             ratio = slow / fast if fast > 0 else math.inf
             times = f"{ratio:.1f}{TIMES}" if math.isfinite(ratio) else "much"
             scored.append((0, -ratio, f"AFTER is {times} {s.verdict} on {s.scenario} {figures}"))
@@ -204,7 +204,7 @@ def compare_verdict_lines(c: Comparison) -> list[str]:
         if n < 2:
             why = "one round gives no interval: run --repeat 3 or more"
         else:
-            need = rounds_needed(diffs, max(c.min_effect_s, c.min_effect_ratio * b.median_s))
+            need = rounds_needed(diffs, max(c.min_effect_s, c.min_effect_ratio * b.mean_s))
             if need is not None and need > n:
                 why = f"about {need} rounds would tell (--repeat {need})"
             else:
