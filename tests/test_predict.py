@@ -172,3 +172,15 @@ def test_git_diff_predicts_from_git(tmp_path):
     doc = json.loads(r.stdout)["prediction"]
     assert doc["changed"] == ["app/main.py"]
     assert [s["line"] for s in doc["steps"] if s["rebuild"]] == [12, 13, 14]
+
+
+def test_the_other_builder_is_named_where_it_differs(tmp_path):
+    r = _cli(str(_ctx(tmp_path / "c")), "--changed", "docs/index.md", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    import json
+
+    doc = json.loads(r.stdout)["prediction"]
+    assert doc["skipped_stages"] == ["docs"] and not any(s["rebuild"] for s in doc["steps"])
+    assert doc["other_builder"] == {"builder": "classic", "differs": [
+        "classic also re-runs line 6 (a stage BuildKit skips for this target)",
+        "classic also re-runs line 7 (a stage BuildKit skips for this target)"]}

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..dockerfile import DockerfileModel, parse_text
+from ..dockerfile import VERTEX_MAKING, DockerfileModel, parse_text
 from ..errors import UsageError
 from ..model import Builder
 from . import git_history
@@ -56,6 +56,28 @@ def predict_changes(
     files = context_files(ctx, df, builder)
     return predict(model, files, paths, build_args=build_args, new_args=new_args, target=target,
                    costs=costs, edited=edited)
+
+
+def builder_difference(ctx: Path, df: Path, model: DockerfileModel, p: Prediction, *,
+                       changed: Sequence[str] = (), build_args: Mapping[str, str] | None = None,
+                       new_args: Mapping[str, str] | None = None, target: str | None = None) -> tuple[str, list[str]]:
+    """(the other builder, the steps both builders show that only one of them re-runs) for the same change."""
+    other = Builder.CLASSIC if p.builder == str(Builder.BUILDKIT) else Builder.BUILDKIT
+    q = predict(model, context_files(ctx, df, other), [*p.changed, *p.ignored, *changed], build_args=build_args,
+                new_args=new_args, target=target)
+    text = {s.key: s for s in (*p.steps, *q.steps)}
+    skipped = {*p.skipped_stages, *q.skipped_stages}
+    # Steps both builders show (BuildKit shows no ENV, LABEL, ...), in stages either of them builds.
+    shared = {k for k, s in text.items() if s.instruction.split()[0].upper() in VERTEX_MAKING
+              and (k[0] in skipped or ({k} <= {x.key for x in p.steps} and {k} <= {x.key for x in q.steps}))}
+    mine, theirs = p.rebuild_keys & shared, q.rebuild_keys & shared
+    out = []
+    for k in sorted(theirs - mine, key=lambda k: text[k].line):
+        why = "a stage BuildKit skips for this target" if k[0] in p.skipped_stages else text[k].why
+        out.append(f"{other} also re-runs line {text[k].line} ({why})")
+    for k in sorted(mine - theirs, key=lambda k: text[k].line):
+        out.append(f"{other} keeps line {text[k].line} cached")
+    return str(other), out
 
 
 def history_predictions(

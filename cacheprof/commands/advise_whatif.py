@@ -15,7 +15,7 @@ from ..advise import git_history as git
 from ..advise.cost import costs_by_text, costs_for, step_costs
 from ..advise.findings import ADVICE_SCHEMA
 from ..advise.predict import context_files
-from ..advise.whatif import check_history, history_predictions, predict_changes
+from ..advise.whatif import builder_difference, check_history, history_predictions, predict_changes
 from ..dockerfile import DockerfileModel, parse_text
 from ..errors import UsageError
 from ..model import Builder, Kind, Profile, RunPlan, Scenario, parse_build_arg
@@ -93,8 +93,9 @@ def run_whatif(
         p = predict_changes(ctx, df, model, builder, changed=changed, git_diff=git_diff, build_args=args,
                             new_args=new_args, target=target,
                             costs=step_costs(profile) if profile is not None else None)
-        doc["prediction"] = prediction_to_dict(p)
-        out.append(prediction_text(p))
+        other, differs = builder_difference(ctx, df, model, p, build_args=args, new_args=new_args, target=target)
+        doc["prediction"] = {**prediction_to_dict(p), "other_builder": {"builder": other, "differs": differs}}
+        out.append(prediction_text(p) + "".join(f"note: {d}\n" for d in differs))
     if fmt == "json":
         return json.dumps(doc, indent=2) + "\n"
     return "\n".join(out)

@@ -40,15 +40,17 @@ def prediction_text(p: Prediction) -> str:
                      + ", ".join(p.ignored[:5]) + (" …" if len(p.ignored) > 5 else ""))
     if p.skipped_stages:
         lines.append(f"  stages not built for this target: {', '.join(p.skipped_stages)}")
-    rows = [("line", "stage", "step", "rebuild", "expected_s", "why")]
+    priced = any(s.expected_s is not None for s in p.steps)
+    rows = [("line", "stage", "step", "rebuild", "expected_s" if priced else "", "why")]
     for s in p.steps:
         inst = " ".join(s.instruction.split())
         rows.append((str(s.line), s.stage, inst if len(inst) <= 40 else inst[:39] + "…",
                      ("yes" if s.certain else "yes?") if s.rebuild else "no",
-                     _s(s.expected_s) if s.rebuild else "", s.why))
+                     _s(s.expected_s) if s.rebuild and priced else "", s.why))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
-        lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5])
+        cells = [c.ljust(w) for c, w in zip(r[:5], widths, strict=True) if w]
+        lines.append("  " + "  ".join(cells) + "  " + r[5])
     n = sum(s.rebuild for s in p.steps)
     total = p.expected_s
     lines.append(f"{n} of {len(p.steps)} steps re-run" + (f", expected {total:.1f} s" if total is not None
