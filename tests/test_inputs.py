@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import jsonschema
+import pytest
 
 from cacheprof.context.inputs import record_inputs
 from cacheprof.dockerfile import parse_text
@@ -101,3 +102,44 @@ def test_explain_and_the_why_column(tmp_path):
     block = text[text.index("== edit:src/a.c"):]
     assert " why" in block.splitlines()[1] and "1 file changed: `src/a.c`" in block and "after line 2" in block
     assert " why" not in text[text.index("== warm"):text.index("== edit")]  # warm has nothing to explain
+
+
+def test_base_image_and_arg_causes(tmp_path):
+    from dataclasses import replace
+
+    from cacheprof.analysis.explain import explain
+
+    profile = _synthetic(tmp_path)
+    cold, warm, edit = profile.builds
+    # The same edit build, but its base image id changed and nothing else did.
+    moved = tuple(replace(i, base="busybox:1.36@sha256:new") if i.base else i for i in warm.inputs)
+    rebased = replace(edit, inputs=moved, files=warm.files)
+    p2 = replace(profile, builds=(cold, warm, rebased))
+    [(root, _)] = explain(p2, 3, 2).causes()
+    assert root.cause == "base image changed: `busybox:1.36` → `busybox:1.36@sha256:new`"
+    # A build arg the RUN sees.
+    argd = tuple(replace(i, args={"V": "2"}) if i.key == ("1", 5) else i for i in warm.inputs)
+    p3 = replace(profile, builds=(cold, warm, replace(edit, inputs=argd, files=warm.files, steps=tuple(
+        replace(s, status=s.status.__class__("RUN") if s.key == ("1", 5) else s.status.__class__("CACHED"))
+        for s in edit.steps))))
+    [(root, followers)] = explain(p3, 3, 2).causes()
+    assert root.cause == "ARG `V` changed: `1` → `2`" and followers == []  # ARG V=1 in the Dockerfile
+
+
+def test_history_cost_figures_and_chart():
+    from cacheprof.advise.cost import history_cost
+    from cacheprof.advise.predict import Prediction, StepPrediction
+    from cacheprof.render.prediction import history_chart
+
+    def pred(secs: list[float]) -> Prediction:
+        steps = tuple(StepPrediction("0", k + 2, k + 2, f"RUN s{k}", True, "x", expected_s=v)
+                      for k, v in enumerate(secs))
+        return Prediction("buildkit", (), (), {}, steps)
+
+    rows = [(f"c{k}", f"commit {k}", pred(v)) for k, v in enumerate([[1.0], [2.0, 8.0], [0.5], [4.0]])]
+    h = history_cost(rows)
+    assert [c.expected_s for c in h.commits] == [1.0, 10.0, 0.5, 4.0]
+    assert h.mean_s == 3.875 and h.median_s == 2.5
+    assert h.p90_s == pytest.approx(8.2)  # inclusive 90th percentile of 0.5, 1, 4, 10: 4 + 0.7 * (10 - 4)
+    assert h.costliest[0][:2] == ("0", 3) and h.costliest[0][3] == 8.0  # RUN s1 only in commit c1
+    assert history_chart(h, h).startswith(b"\x89PNG")
