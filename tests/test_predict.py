@@ -184,3 +184,14 @@ def test_the_other_builder_is_named_where_it_differs(tmp_path):
     assert doc["other_builder"] == {"builder": "classic", "differs": [
         "classic also re-runs line 6 (a stage BuildKit skips for this target)",
         "classic also re-runs line 7 (a stage BuildKit skips for this target)"]}
+
+
+def test_classic_shared_stage_prefix_is_noted(tmp_path):
+    ctx = _ctx(tmp_path)
+    text = ("FROM busybox:1.36 AS deps\nWORKDIR /app\nCOPY requirements.txt .\n"
+            "FROM busybox:1.36\nWORKDIR /app\nCOPY app/ .\n")
+    model = parse_text(text, str(ctx / "Dockerfile"))
+    classic = predict(model, context_files(ctx, ctx / "Dockerfile", Builder.CLASSIC), [])
+    assert classic.notes == ("stage `deps` starts like a later stage (1 step(s) after FROM): after a --no-cache "
+                             "build the classic builder re-runs it from line 3 once",)
+    assert predict(model, context_files(ctx, ctx / "Dockerfile", Builder.BUILDKIT), []).notes == ()

@@ -62,6 +62,7 @@ class Prediction:
     args: Mapping[str, tuple[str | None, str | None]]  # changed build args: name -> (before, after)
     steps: tuple[StepPrediction, ...]
     skipped_stages: tuple[str, ...] = ()  # stages the builder does not build for this target
+    notes: tuple[str, ...] = ()  # where the prediction may not hold
 
     @property
     def rebuild_keys(self) -> frozenset[tuple[str, int]]:
@@ -361,8 +362,38 @@ def predict(
                     expected_s=(cost if rebuild else 0.0) if costs is not None else None))
         states[st.index] = state
     skipped = tuple(s.label for s in model.stages if s.index not in built)
+    notes = shared_prefix_notes(model, built) if builder is Builder.CLASSIC else ()
     return Prediction(builder=str(builder), changed=tuple(changed), ignored=tuple(ignored),
-                      args=args_changed, steps=tuple(out), skipped_stages=skipped)
+                      args=args_changed, steps=tuple(out), skipped_stages=skipped, notes=notes)
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.replace("\\\n", " ").split())
+
+
+def shared_prefix_notes(model: DockerfileModel, built: Sequence[int]) -> tuple[str, ...]:
+    """Classic builder: a stage that starts with the same base and steps as a later stage. A --no-cache
+    build makes two copies of those steps, and the next build continues from the newest (the later
+    stage's), so the earlier stage re-runs from its first own step once; a build with cache shares them."""
+    notes = []
+    stages = [model.stages[i] for i in built]
+    for k, a in enumerate(stages):
+        if _stage_ref(model, a.base, a.index) is not None:
+            continue
+        best = 0
+        for b in stages[k + 1:]:
+            if b.base != a.base:
+                continue
+            n = 1
+            while (n < len(a.instructions) and n < len(b.instructions)
+                   and _norm(a.instructions[n].original) == _norm(b.instructions[n].original)):
+                n += 1
+            best = max(best, n)
+        if 1 < best < len(a.instructions):
+            first = a.instructions[best]
+            notes.append(f"stage `{a.label}` starts like a later stage ({best - 1} step(s) after FROM): after a "
+                         f"--no-cache build the classic builder re-runs it from line {first.line} once")
+    return tuple(notes)
 
 
 def _changed_vars(text: str, arg_scope: Mapping[str, tuple[str | None, str | None]],

@@ -20,6 +20,7 @@ def prediction_to_dict(p: Prediction) -> dict[str, Any]:
         "ignored": list(p.ignored),
         "args": {k: {"before": b, "after": a} for k, (b, a) in p.args.items()},
         "skipped_stages": list(p.skipped_stages),
+        "notes": list(p.notes),
         "expected_s": None if p.expected_s is None else round(p.expected_s, 3),
         "steps": [
             {"line": s.line, "instruction": s.instruction, "stage": s.stage, "position": s.position,
@@ -56,6 +57,7 @@ def prediction_text(p: Prediction) -> str:
     lines.append(f"{n} of {len(p.steps)} steps re-run" + (f", expected {total:.1f} s" if total is not None
                                                           and any(s.expected_s is not None for s in p.steps)
                                                           else ""))
+    lines += [f"note: {n}" for n in p.notes]
     if any(s.rebuild and not s.certain for s in p.steps):
         lines.append("yes? = re-runs if the stage it copies from produces different files (assumed)")
     return "\n".join(lines) + "\n"
