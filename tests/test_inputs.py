@@ -143,3 +143,27 @@ def test_history_cost_figures_and_chart():
     assert h.p90_s == pytest.approx(8.2)  # inclusive 90th percentile of 0.5, 1, 4, 10: 4 + 0.7 * (10 - 4)
     assert h.costliest[0][:2] == ("0", 3) and h.costliest[0][3] == 8.0  # RUN s1 only in commit c1
     assert history_chart(h, h).startswith(b"\x89PNG")
+
+
+def test_explain_bad_input_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "cacheprof.cli", "explain", *args], capture_output=True,
+                              text=True, timeout=60)
+
+    profile = _synthetic(tmp_path / "c")
+    good = tmp_path / "p.json"
+    good.write_text(dumps(profile))
+    bare = tmp_path / "bare.json"
+    bare.write_text(dumps(Profile(builder="buildkit", dockerfile="D", context=".", builds=tuple(
+        Build(b.scenario, b.repeat, b.ok, b.error, b.duration_s, b.image_id, b.steps) for b in profile.builds))))
+    for args, needle in (((str(tmp_path / "none.json"),), "no such file"),
+                         ((str(bare),), "no recorded step inputs"),
+                         ((str(good), "--build", "9"), "--build 9: the profile has builds 1 to 3"),
+                         ((str(good), "--against", "1"), "--against needs --build")):
+        r = cli(*args)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and needle in r.stderr, r.stderr
+    r = cli(str(good), "--build", "3", "--against", "1")
+    assert r.returncode == 0 and "build 3 (edit:src/a.c) against build 1 (cold)" in r.stdout
