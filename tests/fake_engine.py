@@ -54,13 +54,22 @@ class FakeEngine:
                 lines = head.decode("latin-1").split("\r\n")
                 method, target = lines[0].split(" ")[:2]
                 headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
-                length = int(headers.get("content-length", "0") or 0)
-                while len(buf) < length:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    buf += chunk
-                buf = buf[length:]
+                if headers.get("transfer-encoding", "").lower() == "chunked":  # the streamed context
+                    while b"\r\n0\r\n\r\n" not in buf and not buf.startswith(b"0\r\n\r\n"):
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            return
+                        buf += chunk
+                    end = 5 if buf.startswith(b"0\r\n\r\n") else buf.index(b"\r\n0\r\n\r\n") + 7
+                    buf = buf[end:]
+                else:
+                    length = int(headers.get("content-length", "0") or 0)
+                    while len(buf) < length:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            return
+                        buf += chunk
+                    buf = buf[length:]
                 path = target.split("?")[0]
                 path = "/" + path.lstrip("/").split("/", 1)[1] if path.startswith("/v1.") else path
                 self.requests.append(f"{method} {path}")

@@ -139,3 +139,101 @@ def describe_leftovers(left: list[Leftover]) -> str:
         parts.append(f"{len(images)} step image(s)")
     reason = left[0].reason
     return f"left behind {' and '.join(parts)} ({reason}); remove them with `cacheprof clean`"
+
+
+# --- `cacheprof clean`: leftovers of runs that could not clean up (SIGKILL, a dead engine, a second Ctrl-C).
+
+
+class Engine(Remover, Protocol):
+    address: str
+
+    def labelled(self) -> tuple[list[tuple[str, list[str], str]], list[str]]: ...
+
+    def remove_container(self, container_id: str) -> Removal: ...
+
+
+@dataclass(frozen=True)
+class CleanReport:
+    removed: list[str]
+    left: list[Leftover]
+    running: list[str]  # runs still in progress, left alone
+
+
+def _alive(doc: dict[str, object]) -> bool:
+    """Is the run that wrote this ledger still running (same host, its process alive)?"""
+    pid = doc.get("pid")
+    if doc.get("host") != socket.gethostname() or not isinstance(pid, int) or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_ledgers(engine: str, directory: Path | None = None) -> list[tuple[Path, dict]]:
+    """Ledgers of runs on `engine`; unreadable ones are skipped (they are the user's cache, not input)."""
+    out = []
+    for path in sorted((directory or state_dir()).glob("*.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(doc, dict) or doc.get("engine") != engine:
+            continue
+        if not all(isinstance(x, str) for k in ("tags", "images") for x in (doc.get(k) or [])):
+            continue
+        out.append((path, doc))
+    return out
+
+
+def clean(engine: Engine, directory: Path | None = None) -> CleanReport:
+    """Remove what cacheprof runs left on this engine: their ledgers' tags and step images, images labelled
+    RUN_LABEL (by their cacheprof tags only) and export containers labelled EXPORT_LABEL. Runs still in
+    progress are left alone. Nothing else is touched."""
+    removed: list[str] = []
+    left: list[Leftover] = []
+    running: list[str] = []
+    live_runs: set[str] = set()
+    for path, doc in read_ledgers(engine.address, directory):
+        run = str(doc.get("run_id") or path.stem)
+        if _alive(doc):
+            running.append(run)
+            live_runs.add(run)
+            continue
+        tags = list(reversed([str(t) for t in doc.get("tags") or []]))
+        images = list(reversed([str(i) for i in doc.get("images") or []]))
+        for ref in tags + images:
+            result = engine.remove_image(ref, untagged_only=ref in images)
+            if result is Removal.NO_ENGINE:
+                return CleanReport(removed, [*left, Leftover(ref, str(result))], running)
+            if result is Removal.REMOVED:
+                removed.append(ref)
+            elif result is Removal.IN_USE:
+                left.append(Leftover(ref, str(result)))
+        if not any(x.ref in tags + images for x in left):
+            try:
+                path.unlink()
+            except OSError:
+                pass
+    images, containers = engine.labelled()
+    for image_id, repo_tags, run in images:
+        if run in live_runs:
+            continue
+        for tag in repo_tags:
+            if tag.startswith(f"{TAG_REPO}/"):
+                result = engine.remove_image(tag)
+                if result is Removal.REMOVED:
+                    removed.append(tag)
+                elif result is not Removal.ABSENT:
+                    left.append(Leftover(tag, str(result)))
+        if not repo_tags:  # a labelled image no tag names: cacheprof's, and no one else's
+            result = engine.remove_image(image_id, untagged_only=True)
+            if result is Removal.REMOVED:
+                removed.append(image_id)
+    for container_id in containers:
+        if engine.remove_container(container_id) is Removal.REMOVED:
+            removed.append(f"container {container_id[:12]}")
+    return CleanReport(removed, left, running)

@@ -186,8 +186,8 @@ class DockerDriver:
         try:
             for message in self._watched(request):
                 if not isinstance(message, dict):
-                    raise EngineReplyError(f"the engine at {self.address} sent a build message out of shape: "
-                                           f"{_clip(message)}")
+                    raise EngineReplyError(f"{LOST_ENGINE} at {self.address}: it sent a build message out of "
+                                           f"shape: {_clip(message)}")
                 yield clock.now(), message
         except self._errors.APIError as e:
             explanation = str(getattr(e, "explanation", "") or e)
@@ -204,7 +204,7 @@ class DockerDriver:
         if isinstance(e, CacheprofError):
             return e
         if isinstance(e, ValueError | TypeError | KeyError | AttributeError | IndexError):
-            return EngineReplyError(f"the engine at {self.address} answered out of shape ({_clip(e)})")
+            return EngineReplyError(f"{LOST_ENGINE} at {self.address}: it answered out of shape ({_clip(e)})")
         return EngineConnectionLost(f"{LOST_ENGINE} at {self.address}: {_short(e)}")
 
     def _watched(self, request: BuildRequest) -> Iterator[Any]:
@@ -398,6 +398,17 @@ class DockerDriver:
             raise self._lost(e) from None
         finally:
             self.remove_container(container_id)
+
+    def labelled(self) -> tuple[list[tuple[str, list[str], str]], list[str]]:
+        """Images labelled RUN_LABEL as (id, tags, run id), and export containers labelled EXPORT_LABEL."""
+        try:
+            images = [(str(i["Id"]), [t for t in (i.get("RepoTags") or []) if t != "<none>:<none>"],
+                       str((i.get("Labels") or {}).get(RUN_LABEL, "")))
+                      for i in self.api.images(all=True, filters={"label": RUN_LABEL})]
+            containers = [str(c["Id"]) for c in self.api.containers(all=True, filters={"label": EXPORT_LABEL})]
+        except Exception as e:
+            raise self._lost(e) from None
+        return images, containers
 
     def remove_container(self, container_id: str) -> Removal:
         try:

@@ -288,10 +288,14 @@ class Runner:
         except BuildInterrupted as e:
             self.builds.append(e.build)
             raise
+        lost = not build.complete and (build.error or "").startswith(LOST_ENGINE)
+        if lost and not build.steps and not build.internal:
+            # The engine was gone before this build began: no phantom failed build.
+            raise EngineConnectionLost(f"{build.error}; {len(self.builds)} build(s) measured before it")
         self.builds.append(build)
         self.reporter.build_finished(build)
-        if not build.complete and (build.error or "").startswith(LOST_ENGINE):
-            raise EngineConnectionLost(f"{build.error}; {len(self.builds)} build(s) measured before it")
+        if lost:
+            raise EngineConnectionLost(f"{build.error}; {len(self.builds) - 1} build(s) measured before it")
         return build
 
     def warm_up(self) -> int:

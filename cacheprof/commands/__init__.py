@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "bench": "bench_cmd",
     "explain": "explain_cmd",
     "history": "history_cmd",
+    "clean": "clean_cmd",
 }
 
 
