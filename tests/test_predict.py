@@ -195,3 +195,8 @@ def test_classic_shared_stage_prefix_is_noted(tmp_path):
     assert classic.notes == ("stage `deps` starts like a later stage (1 step(s) after FROM): after a --no-cache "
                              "build the classic builder re-runs it from line 3 once",)
     assert predict(model, context_files(ctx, ctx / "Dockerfile", Builder.BUILDKIT), []).notes == ()
+
+
+def test_a_changed_directory_stands_for_its_files(tmp_path):
+    p = _run(tmp_path, Builder.BUILDKIT, ["app"])
+    assert p.changed == ("app/main.py", "app/util.py") and ("2", 5) in p.rebuild_keys

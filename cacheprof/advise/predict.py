@@ -275,7 +275,13 @@ def predict(
     builder = files.builder
     before = dict(build_args or {})
     after = {**before, **dict(new_args or {})}
-    changed_all = sorted(dict.fromkeys(changed_paths))
+    # A changed directory stands for the files under it.
+    expanded: list[str] = []
+    for c in changed_paths:
+        is_dir = c not in files.files and os.path.isdir(os.path.join(files.root, c))
+        under = [f for f in files.files if f.startswith(c.rstrip("/") + "/")] if is_dir else []
+        expanded += sorted(under) or [c]
+    changed_all = sorted(dict.fromkeys(expanded))
     changed = [p for p in changed_all if files.sent(p)]
     ignored = [p for p in changed_all if not files.sent(p)]
     g_before, g_after = _arg_values(model, before), _arg_values(model, after)
