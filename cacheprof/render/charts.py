@@ -121,8 +121,16 @@ def _status_legend(ax: Axes, where: str = "upper right", extra: Iterable[Patch] 
     ax.legend(handles=[*handles, *extra], loc=where, fontsize=8, framealpha=0.9, bbox_to_anchor=anchor)
 
 
-def slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "scenario"
+def slug(name: str, limit: int = 80) -> str:
+    """A file-name-safe stem: ASCII only (undecodable names included), and a long one shortened with a hash
+    of the whole name so two long names stay apart (a file name over 255 bytes fails to be written)."""
+    import hashlib
+
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "scenario"
+    if len(stem) <= limit:
+        return stem
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{stem[: limit - 11]}-{digest}"
 
 
 # --- timeline -----------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..model import Profile
-from ..store import profile_json
+from ..store import atomic, profile_json
 
 
 def write_report(
@@ -34,10 +34,14 @@ def write_report(
 
     def put(name: str, data: str | bytes) -> None:
         path = out_dir / name
-        if isinstance(data, bytes):
-            path.write_bytes(data)
-        else:
-            path.write_text(data, encoding="utf-8")
+        try:
+            if isinstance(data, bytes):
+                atomic.write_bytes(path, data)
+            else:
+                atomic.write_text(path, data)
+        except OSError as e:
+            raise UsageError(f"cannot write {path}: {e.strerror}; what was written so far is in {out_dir}/ "
+                             "(`cacheprof report` renders it again)") from None
         written.append(path)
 
     if write_profile:
@@ -64,12 +68,35 @@ def write_profile_file(profile: Profile, out: Path) -> Path:
     """profile.json alone: the data, before the report stack is even imported."""
     from ..store.profile_json import dumps
 
+    text = dumps(profile)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "profile.json").write_text(dumps(profile))
+        atomic.write_text(out / "profile.json", text)
     except OSError as e:
-        raise UsageError(f"cannot write the report folder {out}: {e.strerror}; pass a writable --out") from None
+        # Keep what was measured: somewhere that works, and say where.
+        rescued = rescue("profile.json", text)
+        where = f"the measured data was written to {rescued}" if rescued else "nowhere else was writable either"
+        raise UsageError(f"cannot write {out / 'profile.json'} ({e.strerror}); {where}") from None
     return out / "profile.json"
+
+
+def rescue(name: str, text: str) -> Path | None:
+    """Write `text` under the user cache folder (when the report folder is full or read-only); None if that
+    fails too."""
+    import os
+    import tempfile
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cacheprof" / "rescued"
+    for folder in (base, Path(tempfile.gettempdir()) / "cacheprof-rescued"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = Path(tempfile.mkdtemp(prefix=dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-"),
+                                         dir=folder)) / name
+            atomic.write_text(path, text)
+            return path
+        except OSError:
+            continue
+    return None
 
 
 def write_outputs(profile: Profile, out: Path) -> list[Path]:
@@ -81,11 +108,14 @@ def write_compare_outputs(out: Path, profiles: dict[str, Profile], comparison: A
                           advice: Any = None) -> None:
     """compare.json, each side's report folder, then the comparison's pages (`advice`: an
     AdviceSection, for advise --measure)."""
+    text = json.dumps(doc, indent=2) + "\n"
     try:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "compare.json").write_text(json.dumps(doc, indent=2) + "\n")
+        atomic.write_text(out / "compare.json", text)
     except OSError as e:
-        raise UsageError(f"cannot write the report folder {out}: {e.strerror}; pass a writable --out") from None
+        rescued = rescue("compare.json", text)
+        where = f"the comparison was written to {rescued}" if rescued else "nowhere else was writable either"
+        raise UsageError(f"cannot write {out / 'compare.json'} ({e.strerror}); {where}") from None
     for side, profile in profiles.items():
         write_outputs(profile, out / side)
     from ..render.compare_report import write_compare_report

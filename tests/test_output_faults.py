@@ -1,0 +1,91 @@
+"""Outputs that cannot be written (issue 16, "Writes that are atomic and checked first"): a full disk (a tiny tmpfs
+made by the test) keeps what was measured elsewhere and says where in one line; a read-only --out fails before
+any build; long scenario names make short, distinct chart names."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from cacheprof.render.charts import slug
+from cacheprof.store import atomic
+from tests.conftest import DATA
+
+RECORDING = DATA / "streams" / "buildkit-failing-run"
+
+
+def replay(ctx, out, env=None) -> subprocess.CompletedProcess:
+    live = json.loads((RECORDING / "live-profile.json").read_text())
+    scenarios = [a for b in live["builds"] for a in ("-s", b["scenario"])]
+    return subprocess.run(
+        [sys.executable, "-m", "cacheprof.cli", "profile", str(ctx), "-f", str(RECORDING / "Dockerfile"),
+         "--replay", str(RECORDING), "--builder", live["builder"], "--out", str(out), "-q", *scenarios],
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120)
+
+
+def one_line(r: subprocess.CompletedProcess) -> str:
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("cacheprof: error")]
+    assert len(lines) == 1, r.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+def test_a_full_disk_keeps_the_measured_data_elsewhere_and_says_where(tiny_tmpfs, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    with open(tiny_tmpfs / "filler", "wb", buffering=0) as fh:  # fill it: the next write gets ENOSPC
+        try:
+            while True:
+                fh.write(b"x" * 4096)
+        except OSError:
+            pass
+    cache = tmp_path / "cache"
+    r = replay(ctx, tiny_tmpfs / "out", env={"XDG_CACHE_HOME": str(cache)})
+    assert r.returncode == 2, r.stderr
+    line = one_line(r)
+    assert "No space left on device" in line
+    rescued = line.rsplit("written to ", 1)[1].strip()
+    assert rescued.startswith(str(cache)), line
+    doc = json.loads(open(rescued).read())
+    assert len(doc["builds"]) == len(json.loads((RECORDING / "live-profile.json").read_text())["builds"])
+    # No truncated profile.json (nor a temporary file) in the full folder.
+    assert not [p.name for p in (tiny_tmpfs / "out").iterdir()] if (tiny_tmpfs / "out").exists() else True
+
+
+def test_atomic_write_leaves_the_old_file_or_the_new_one(tiny_tmpfs):
+    path = tiny_tmpfs / "result.json"
+    atomic.write_text(path, "old\n")
+    with pytest.raises(OSError):
+        atomic.write_text(path, "x" * 200_000)  # more than the tmpfs holds
+    assert path.read_text() == "old\n"
+    assert sorted(p.name for p in tiny_tmpfs.iterdir()) == ["result.json"]
+    with pytest.raises(FileExistsError):
+        atomic.write_text(path, "new\n", exclusive=True)
+    assert path.read_text() == "old\n"
+
+
+def test_long_and_undecodable_scenario_names_make_short_distinct_file_names():
+    long_a = "edit:" + "a" * 300 + "/x.py"
+    long_b = "edit:" + "a" * 300 + "/y.py"
+    undecodable = "edit:caf\udce9/*.py"  # a name Python read from bytes that are not UTF-8
+    names = [slug(n) for n in (long_a, long_b, undecodable)]
+    assert all(len(n.encode()) <= 80 for n in names)
+    assert len(set(names)) == 3
+    assert all(n.isascii() for n in names)
