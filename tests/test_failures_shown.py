@@ -5,6 +5,7 @@ or ssh is refused before building, with why and what to do."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,35 @@ def test_only_a_steps_own_failure_stops_the_run():
                    None, steps)
     assert cannot_succeed(own) and cannot_succeed(classic)
     assert not cannot_succeed(engine)  # the engine's trouble may pass: the next builds still run
+
+
+def test_compare_stops_only_the_side_whose_cold_build_failed(tmp_path: Path):
+    """BEFORE fails from scratch; AFTER builds. BEFORE's warm build is not run; AFTER's is."""
+    from cacheprof.capture.compare_run import run_interleaved
+    from cacheprof.capture.replay import ReplayDriver
+    from cacheprof.dockerfile import load
+    from cacheprof.model import Builder, RunPlan, parse_scenario
+    from cacheprof.render.progress import LiveProgress
+
+    fail, good = STREAMS / "buildkit-failing-run", STREAMS / "buildkit-python-app"
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    shutil.copy(fail / "build-001.jsonl", rec / "before-cold.jsonl")
+    shutil.copy(good / "build-001.jsonl", rec / "after-cold.jsonl")
+    shutil.copy(good / "build-002.jsonl", rec / "after-warm.jsonl")
+    shutil.copy(good / "engine.json", rec / "engine.json")
+    (rec / "builds.jsonl").write_text("".join(json.dumps({"stream": s, "builder": "buildkit"}) + "\n"
+                                              for s in ("before-cold.jsonl", "after-cold.jsonl", "after-warm.jsonl")))
+    scenarios = (parse_scenario("cold"), parse_scenario("warm"))
+    plans = {side: RunPlan(context=tmp_path, dockerfile=d / "Dockerfile", model=load(d / "Dockerfile"),
+                           builder=Builder.BUILDKIT, scenarios=scenarios, namespace=side)
+             for side, d in (("before", fail), ("after", good))}
+    notes: list[str] = []
+    live = LiveProgress(quiet=True)
+    live.note = notes.append  # type: ignore[method-assign]
+    profiles, failure, _ = run_interleaved(ReplayDriver(rec), plans, rounds=1, reporter=live)
+    assert failure is None
+    assert [b.scenario for b in profiles["before"].builds] == ["cold"]
+    assert [b.scenario for b in profiles["after"].builds] == ["cold", "warm"]
+    assert len(notes) == 1 and notes[0].startswith('BEFORE: the cold build failed at line 4 (RUN echo "checking')
+    assert notes[0].endswith("\u2026); its remaining builds are not run")

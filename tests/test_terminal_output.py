@@ -135,3 +135,29 @@ def test_the_advise_pointer_follows_the_advice(monkeypatch):
     monkeypatch.setattr(rules, "find_problems", fake((SimpleNamespace(fix=None),)))
     assert _fix_available(plan) is False
     assert seen and str(seen[0][0]).endswith("Dockerfile")
+
+
+@pytest.mark.parametrize("no_color", [True, False])
+def test_live_view_honours_no_color(monkeypatch, no_color: bool):
+    import io
+    import re
+
+    from rich.console import Console
+
+    from cacheprof.model import StepEvent
+    from cacheprof.render.progress import LiveProgress
+
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", "1")
+    else:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=80, color_system="standard")
+    live = LiveProgress(console=console, mode="tty")
+    live.build_started("cold", 1, 1, 2)
+    live.step(StepEvent("0", 4, "RUN pip install -r requirements.txt", None))
+    console.print(live)  # one frame of the live view
+    live.close()
+    colours = re.findall(r"\x1b\[[0-9;]*3[0-7]m", buf.getvalue())
+    assert "build 1/2" in buf.getvalue() and "RUN pip install" in buf.getvalue()
+    assert (not colours) == no_color

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 from ..context.tar import ContextStream
 from ..context.walk import DOCKERIGNORE, OUTSIDE_DOCKERFILE_PREFIX
 from ..errors import BuildFailedError, CacheprofError
-from ..model import Build, Builder, Profile, Reporter, RunPlan
+from ..model import Build, Builder, Kind, Profile, Reporter, RunPlan
 from ..render.writer import write_compare_outputs
 from .driver import Driver
-from .runner import Runner
+from .runner import Runner, cannot_succeed, failed_at
 from .session import make_profile, open_driver, reraise_after_writing, with_leftovers
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ def run_interleaved(
     extra: dict[str, Any] = {}
     total = sum(len(p.scenarios) for p in plans.values()) * rounds
     n = 0
+    stopped: set[Runner] = set()
     try:
         try:
             scenarios = list(dict.fromkeys(s for p in plans.values() for s in p.scenarios))
@@ -68,10 +69,15 @@ def run_interleaved(
                     order.reverse()
                 for scenario in scenarios:
                     for runner in order:
-                        if scenario not in runner.plan.scenarios:
+                        if scenario not in runner.plan.scenarios or runner in stopped:
                             continue
                         n += 1
-                        runner.measure(scenario, repeat, n, total)
+                        build = runner.measure(scenario, repeat, n, total)
+                        if scenario.kind is Kind.COLD and cannot_succeed(build):
+                            # This side's Dockerfile fails from scratch: its later builds would too.
+                            stopped.add(runner)
+                            live.note(f"{runner.plan.namespace.upper()}: the cold build failed at "
+                                      f"{failed_at(build)}; its remaining builds are not run")
             if after_rounds is not None:
                 extra = after_rounds(runners) or {}
         finally:

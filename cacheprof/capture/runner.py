@@ -134,7 +134,8 @@ def cannot_succeed(build: Build) -> bool:
 def failed_at(build: Build) -> str:
     step = next(s for s in build.steps if s.status is StepStatus.ERROR)
     where = f"line {step.line}" if step.line is not None else f"step {step.index}"
-    return f"{where} ({' '.join(step.instruction.split())[:60]})"
+    text = " ".join(step.instruction.split())
+    return f"{where} ({text if len(text) <= 60 else text[:59] + chr(0x2026)})"
 
 
 class Runner:
