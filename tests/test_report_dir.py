@@ -136,3 +136,17 @@ def test_a_closed_stdout_pipe_exits_quietly_with_the_report_written(tmp_path: Pa
     assert "Exception ignored" not in proc.stderr
     assert (out / "profile.json").is_file() and (out / "report.html").is_file()
     assert f"report: {(out / 'report.html').resolve()}" in proc.stderr
+
+
+def test_open_launches_the_report_page(tmp_path: Path, monkeypatch):
+    import click
+
+    opened: list[str] = []
+    monkeypatch.setattr(click, "launch", lambda url, **kw: opened.append(url) or 0)
+    ctx = tmp_path / "ctx"
+    shutil.copytree(FIXTURES / "python-app", ctx)
+    shutil.copy(RECORDING / "Dockerfile", ctx / "Dockerfile")
+    r = CliRunner().invoke(main, ["profile", str(ctx), "--replay", str(RECORDING), "-q", "-s", "cold", "-s", "warm",
+                                  "--out", str(tmp_path / "out"), "--open"])
+    assert r.exit_code == 0, r.output
+    assert opened == [str((tmp_path / "out" / "report.html").resolve())]
