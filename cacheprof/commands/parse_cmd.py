@@ -56,12 +56,14 @@ def parse(logfile: str, dockerfile: Path | None, fmt: str, fmt_in: str | None) -
 
         sys.stdout.write(dumps(profile))
         return
-    from ..render.table import render_profile
+    import shutil
 
-    # render_profile heads its table with the Dockerfile; a parsed log names the log instead.
-    table = render_profile(profile).split("\n", 1)[1]
+    from ..render.terminal import fit_width, render_profile
+
+    # One table per build of the log, steps by Dockerfile line when -f gave one, fitted to the terminal.
+    table = render_profile(profile, fit_width(shutil.get_terminal_size((80, 24)).columns))
     formats = ", ".join(sorted({str(f) for f in result.formats}))
-    sys.stdout.write(f"cacheprof parse: {logfile} ({profile.builder} builder; {formats} log)\n")
+    sys.stdout.write(f"cacheprof parse: {logfile} ({profile.builder} builder; {formats} log)\n\n")
     sys.stdout.write(table)
     if result.skipped_lines:
         click.echo(f"cacheprof: skipped {result.skipped_lines} over-long line(s)", err=True)
