@@ -108,3 +108,15 @@ def test_v1_profiles_still_load():
     assert json.loads(text)["schema"] == "cacheprof/profile/v1"
     p = profile_json.loads(text)
     assert json.loads(profile_json.dumps(p))["schema"] == "cacheprof/profile/v2"
+
+
+def test_the_ci_summary_leaves_failed_builds_out_of_step_times():
+    from cacheprof.render.summary import profile_summary
+
+    slow = [*COLD[:3], ("RUN sleep 3", R, 4.0), *COLD[4:]]
+    failed = _build("cold", 2, [*COLD[:3], ("RUN sleep 3", E, 0.2)], 0.4, ok=False)
+    p = _profile(_build("cold", 1, COLD, 5.5), failed, _build("cold", 3, slow, 6.5))
+    text = profile_summary(p, analyze(p))
+    row = next(line for line in text.splitlines() if line.startswith("| 4 |") and "RUN sleep 3" in line)
+    # ok builds ran it in 3.0 and 4.0 s: median 3.5 (with the failed 0.2 s it would be 3.0)
+    assert "3.50" in row, row

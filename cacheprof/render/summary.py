@@ -76,12 +76,15 @@ def profile_summary(profile: Profile, analysis: Analysis) -> str:
             continue
         out += [f"**{_cell(name)}**", "", "| line | instruction | status | median s |", "| ---: | --- | --- | ---: |"]
         seen: dict[tuple[str, int], list[Step]] = {}
+        timed: set[int] = set()  # ids of the steps of ok builds: failed builds never enter a time
         for b in builds:
             for s in b.steps:
                 seen.setdefault(s.key, []).append(s)
+                if b.ok:
+                    timed.add(id(s))
         for steps in sorted(seen.values(), key=lambda ss: (ss[0].line is None, ss[0].line or 0)):
             statuses = {str(s.status) for s in steps}
-            times = [s.duration_s for s in steps if s.duration_s is not None]
+            times = [s.duration_s for s in steps if s.duration_s is not None and id(s) in timed]
             status = statuses.pop() if len(statuses) == 1 else "mixed"
             out.append(f"| {steps[0].line or ''} | {_cell(_code(steps[0].instruction[:80]))} | {status} | "
                        f"{_s(statistics.median(times)) if times else '-'} |")
