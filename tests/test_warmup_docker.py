@@ -88,3 +88,21 @@ def test_durations_come_from_a_monotonic_clock(docker_engine, make_context, monk
     assert build.ok and build.duration_s >= 1.0, build.duration_s
     run = next(s for s in build.steps if s.instruction == "RUN sleep 1")
     assert 0.9 <= run.duration_s <= 10.0, run
+
+
+def test_hit_rate_is_one_number_on_both_builders(docker_engine, make_context, tmp_path):
+    # WORKDIR, ENV, LABEL and CMD do no work: BuildKit calls a cold WORKDIR cached, the classic builder
+    # counts ENV/LABEL/CMD as steps. Only RUN/COPY/ADD count, so the builders agree and cold reads 0%.
+    ctx = make_context({
+        "Dockerfile": ("FROM busybox:1.36\nWORKDIR /app\nENV A=1\nLABEL x=y\nCOPY nonce.txt ./\n"
+                       "RUN cat nonce.txt > /n\nCOPY src/ ./src/\nRUN ls src > /l\nCMD [\"sh\"]\n"),
+        "src/a.txt": "a\n",
+    })
+    rates = {}
+    for builder in ("buildkit", "classic"):
+        r = run_cli("profile", str(ctx), "--builder", builder, "-s", "cold", "-s", "warm", "-s", "edit:src/a.txt",
+                    "--format", "json", "--out", str(tmp_path / builder), "-q")
+        assert r.returncode == 0, r.stderr
+        rates[builder] = {k: v["hit_rate"] for k, v in json.loads(r.stdout)["summary"].items()}
+    # 4 work steps: cold none cached, warm all, the edit keeps COPY nonce + RUN cat (2 of 4)
+    assert rates["buildkit"] == rates["classic"] == {"cold": 0.0, "warm": 1.0, "edit:src/a.txt": 0.5}
