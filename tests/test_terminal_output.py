@@ -161,3 +161,25 @@ def test_live_view_honours_no_color(monkeypatch, no_color: bool):
     colours = re.findall(r"\x1b\[[0-9;]*3[0-7]m", buf.getvalue())
     assert "build 1/2" in buf.getvalue() and "RUN pip install" in buf.getvalue()
     assert (not colours) == no_color
+
+
+@pytest.mark.parametrize("recording", ["buildkit-multistage", "classic-multistage", "buildkit-python-app"])
+def test_live_view_labels_are_the_dockerfiles_text(recording: str):
+    """The live view names each step as the Dockerfile writes it, the same text the tables and reports show."""
+    import json
+
+    from cacheprof.capture.replay import read_recording
+    from cacheprof.capture.runner import assemble
+    from cacheprof.dockerfile import load
+    from cacheprof.model import Builder
+    from tests.conftest import DATA
+
+    rec = DATA / "streams" / recording
+    model = load(rec / "Dockerfile")
+    first = json.loads((rec / "builds.jsonl").read_text().splitlines()[0])
+    seen: list[str] = []
+    outcome = assemble(Builder(first["builder"]), read_recording(rec / first["stream"]), model,
+                       lambda ev: seen.append(ev.instruction))
+    written = {ins.original for ins in model.instructions}
+    assert seen and set(seen) <= written, set(seen) - written
+    assert {s.instruction for s in outcome.steps} <= written

@@ -160,12 +160,23 @@ class BuildKitAssembler:
             return
         stage, i, _, text = parsed
         label = stage or "0"
+        # As written in the Dockerfile (BuildKit's vertex name may differ): the live view, the tables and the
+        # reports show one text per step.
+        text = self._written(stage, i) or text
         if not v.announced:
             v.announced = True
             self.on_progress(StepEvent(label, i, text, None))
         if (v.finished is not None or v.error) and not v.done_announced:
             v.done_announced = True
             self.on_progress(StepEvent(label, i, text, str(self._status(v, text)), v.duration_s))
+
+    def _written(self, stage_label: str | None, i: int) -> str | None:
+        if self.model is None:
+            return None
+        st = self.model.stage(stage_label) if stage_label else self.model.stages[-1]
+        label = stage_label or (st.buildkit_label if st else None)
+        ins = self.model.buildkit_step(label, i) if label else None
+        return ins.original if ins is not None else None
 
     # --- output ---------------------------------------------------------------------------------
 

@@ -175,7 +175,7 @@ class ClassicAssembler:
         self._steps.append(step)
         if self.on_progress and self._stage_index >= 0:
             stage, pos = self._stage_label(number)
-            self.on_progress(StepEvent(stage, pos, text, None))
+            self.on_progress(StepEvent(stage, pos, self._written(step), None))
 
     def _stage_label(self, number: int) -> tuple[str, int]:
         idx, pos = self._step_stage.get(number, (-1, 0))
@@ -197,7 +197,12 @@ class ClassicAssembler:
         if self.on_progress and s.number in self._step_stage:
             stage, pos = self._stage_label(s.number)
             dur = s.finished - s.started if s.finished is not None and s.started is not None else None
-            self.on_progress(StepEvent(stage, pos, s.text, str(self._status(s)), dur))
+            self.on_progress(StepEvent(stage, pos, self._written(s), str(self._status(s)), dur))
+
+    def _written(self, s: _Open) -> str:
+        """The instruction as the Dockerfile writes it (the classic builder prints it expanded, one line)."""
+        ins = self.model.classic_step(s.number, s.total) if self.model is not None else None
+        return ins.original if ins is not None else s.text
 
     # --- output ---------------------------------------------------------------------------------
 
