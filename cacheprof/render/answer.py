@@ -90,7 +90,8 @@ def answer(profile: Profile, analysis: Analysis) -> Answer:
     if cold_failed:
         f = next(f for f in fails if f.scenario == a.cold)
         at = f" at line {f.line}" if f.line is not None else ""
-        headline = f"The cold build failed{at}: `{short_instruction(f.instruction, 40)}`. Nothing else can be measured."
+        text = f.instruction if len(f.instruction) <= 48 else f.instruction[:47] + "\u2026"
+        headline = f"The cold build failed{at}: `{text}`. Nothing else can be measured."
         fix = "Fix the failing step first (its output is below), then profile again."
     elif waste is not None:
         headline = waste_sentence(waste, fix_available=False)
