@@ -38,17 +38,19 @@ class StreamRecorder:
 
 
 def read_recording(path: Path) -> Iterator[Event]:
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                message = json.loads(line)
-            except json.JSONDecodeError:
-                raise InputFormatError(f"{path}:{n}: not a JSON line of a cacheprof recording") from None
-            arrival = message.pop(ARRIVAL_KEY, None)
-            yield (float(arrival) if arrival is not None else 0.0), message
+    from ..store.safe_json import parse, read_text
+
+    for n, line in enumerate(read_text(path, "recording").splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        message = parse(line, f"{path}:{n}")
+        if not isinstance(message, dict):
+            raise InputFormatError(f"{path}:{n}: not a JSON object; not a line of a cacheprof recording")
+        arrival = message.pop(ARRIVAL_KEY, None)
+        if arrival is not None and (isinstance(arrival, bool) or not isinstance(arrival, int | float)):
+            raise InputFormatError(f"{path}:{n}: field '{ARRIVAL_KEY}' should be a number")
+        yield (float(arrival) if arrival is not None else 0.0), message
 
 
 def _paced(events: Iterator[Event]) -> Iterator[Event]:

@@ -149,13 +149,9 @@ def _read_runs(path: Path) -> list[Any]:
     lines = [(i, line.strip()) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
     if len(lines) < 2 or not all(line.startswith("{") and line.endswith("}") for _, line in lines):
         return [read_run_file(path)]
-    out = []
-    for i, line in lines:
-        try:
-            out.append(run_from_dict(json.loads(line), f"{path}:{i}"))
-        except json.JSONDecodeError as e:
-            raise InputFormatError(f"{path}:{i}: not valid JSON ({e.msg})") from None
-    return out
+    from ..store.safe_json import parse
+
+    return [run_from_dict(parse(line, f"{path}:{i}"), f"{path}:{i}") for i, line in lines]
 
 
 @history.command("report")

@@ -3,6 +3,7 @@ history's rows into a check, trends, the trend report, summary.md and the dashbo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,9 +30,19 @@ def _ratio(value: str) -> float:
         r = float(text[:-1]) / 100 if text.endswith("%") else float(text)
     except ValueError:
         raise UsageError(f"--threshold {value!r}: give a percentage like 10% or a ratio like 0.1") from None
-    if r < 0:
-        raise UsageError(f"--threshold {value!r}: must not be negative")
+    if not math.isfinite(r) or r < 0:
+        raise UsageError(f"--threshold {value!r}: give a finite, non-negative percentage like 10%")
     return r
+
+
+class _Finite(click.FloatRange):
+    """A float option that must be a finite number (nan/inf would silently disable a check)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        rv = super().convert(value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return rv
 
 
 def threshold_options(f: F) -> F:
@@ -39,11 +50,11 @@ def threshold_options(f: F) -> F:
     for opt in reversed((
         click.option("--threshold", default="10%", show_default=True,
                      help="Relative bar: a timing change counts only beyond this ratio of the baseline..."),
-        click.option("--min-seconds", default=0.5, show_default=True, type=click.FloatRange(min=0),
+        click.option("--min-seconds", default=0.5, show_default=True, type=_Finite(min=0),
                      help="...and beyond this many seconds..."),
-        click.option("--noise-k", default=3.0, show_default=True, type=click.FloatRange(min=0),
+        click.option("--noise-k", default=3.0, show_default=True, type=_Finite(min=0),
                      help="...and beyond K x MAD (as a standard deviation) of the baseline runs' medians."),
-        click.option("--noise-floor", default=0.1, show_default=True, type=click.FloatRange(min=0),
+        click.option("--noise-floor", default=0.1, show_default=True, type=_Finite(min=0),
                      help="Smallest noise band in seconds (a baseline of identical runs has MAD 0)."),
         click.option("--window", default=10, show_default=True, type=click.IntRange(1, 1000),
                      help="Baseline: up to this many earlier comparable runs (same machine, engine version, "

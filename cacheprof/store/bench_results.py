@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import InputFormatError, UsageError
 from ..model import Builder
 
 _KEYS = {"name", "context", "dockerfile", "scenarios", "repeat", "builder", "engine", "build_args", "volatile_args"}
@@ -87,9 +87,11 @@ def load_suite(path: Path) -> list[Benchmark]:
 def read_suite(path: Path) -> Suite:
     """Read SUITE.toml strictly: a typo in a key would otherwise silently measure something else."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UsageError(f"suite file not found: {path}") from None
+    except UnicodeDecodeError as e:
+        raise InputFormatError(f"the suite file {path} is not UTF-8 text (byte {e.start})") from None
     except OSError as e:
         raise UsageError(f"cannot read the suite file {path}: {e.strerror}") from None
     try:

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputFormatError
+from ..errors import InputFormatError, UsageError
 from .history_db import ResultRecord, RunRecord
 from .profile_json import profile_from_dict, profile_to_dict
 
@@ -112,16 +112,13 @@ def run_from_dict(data: Any, where: str, *, source: str = "import") -> RunRecord
 
 
 def read_run_file(path: Path) -> RunRecord:
+    from .safe_json import parse, read_text
+
     try:
-        text = path.read_text()
-    except OSError as e:
-        raise InputFormatError(f"history file {path}: cannot read it ({e.strerror})") from None
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        what = f"{e.msg} at line {e.lineno}" if isinstance(e, json.JSONDecodeError) else "not UTF-8"
-        raise InputFormatError(f"history file {path}: not valid JSON ({what}); it may be truncated") from None
-    return run_from_dict(data, f"history file {path}")
+        text = read_text(path, "history file")
+    except UsageError as e:
+        raise InputFormatError(e.message) from None
+    return run_from_dict(parse(text, f"history file {path}"), f"history file {path}")
 
 
 def write_run_file(path: Path, run: RunRecord) -> Path:

@@ -297,10 +297,6 @@ def profile_from_dict(data: Any, where: str = "profile") -> Profile:
 
 
 def loads(text: str, where: str = "profile") -> Profile:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputFormatError(
-            f"{where}: not valid JSON ({e.msg} at line {e.lineno}); the file may be truncated"
-        ) from None
-    return profile_from_dict(data, where)
+    from .safe_json import parse
+
+    return profile_from_dict(parse(text, where), where)
