@@ -122,15 +122,6 @@ def median_interval(values: Sequence[float], level: float = INTERVAL_LEVEL) -> M
     return MedianInterval(xs[k - 1], xs[n - k], n, cov, cov < level)
 
 
-def interval_text(iv: MedianInterval | None, fmt: str = "{:.2f}") -> str:
-    """`[1.00, 2.00] n=5 range (94%)` or `[1.00, 2.00] n=9 96%`: n and the real coverage, always."""
-    if iv is None:
-        return ""
-    span = f"[{fmt.format(iv.low_s)}, {fmt.format(iv.high_s)}]"
-    what = f"range ({iv.coverage:.0%})" if iv.is_range else f"{iv.coverage:.0%}"
-    return f"{span} n={iv.n} {what}"
-
-
 def _iqr(values: Sequence[float]) -> float:
     q1, q3 = np.percentile(np.asarray(values, dtype=float), [25, 75])
     return float(q3 - q1)
@@ -509,7 +500,7 @@ def _summary_lines(
 
 
 def analyze(profile: Profile, *, cold: str = COLD, warm: str = WARM) -> Analysis:
-    """Run every analysis on `profile`. Deterministic: a fixed bootstrap seed, no clock."""
+    """Run every analysis on `profile`. Deterministic: no randomness, no clock."""
     names = profile.scenario_names
     cold_name = cold if cold in names else None
     warm_name = warm if warm in names else None
