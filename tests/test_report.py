@@ -143,7 +143,12 @@ def test_write_report_writes_every_file(tmp_path):
     assert names[:2] == ["profile.json", "steps.csv"]  # the data first
     assert names[-2:] == ["report.html", "report.md"]
     for c in EXPECTED_CHARTS:
-        assert f"charts/{c}.png" in names and f"charts/{c}.svg" in names
+        assert f"charts/{c}.svg" in names
+        # PNG (for Markdown) only for the 3 costliest timelines: edit:src/** (3 s) links its SVG instead.
+        assert (f"charts/{c}.png" in names) == (c != "timeline_edit-src")
+    md = (out / "report.md").read_text()
+    assert "[Timeline: edit:src/** (SVG)](charts/timeline_edit-src.svg)" in md
+    assert "![Timeline: cold](charts/timeline_cold.png)" in md
     assert all(p.is_file() and p.stat().st_size > 0 for p in written)
     assert (out / "profile.json").read_text() == profile_json.dumps(golden_profile())
     assert (out / "steps.csv").read_text().count("\n") == 1 + 15 * 6
@@ -192,7 +197,8 @@ def test_report_command_writes_all_files(saved, tmp_path):
     assert result.exit_code == 0, result.output
     for name in ("report.html", "report.md", "steps.csv", "profile.json"):
         assert (out / name).is_file()
-    assert sorted(p.stem for p in (out / "charts").glob("*.png")) == sorted(EXPECTED_CHARTS)
+    pngs = sorted(set(EXPECTED_CHARTS) - {"timeline_edit-src"})
+    assert sorted(p.stem for p in (out / "charts").glob("*.png")) == pngs
     assert sorted(p.stem for p in (out / "charts").glob("*.svg")) == sorted(EXPECTED_CHARTS)
     assert str(out / "report.html") in result.output
 

@@ -356,19 +356,25 @@ _BUILDERS: dict[str, Callable[..., Figure | Timeline]] = {
     "time_saved": time_saved_figure,
     "invalidation": invalidation_figure,
     "timeline": timeline_figure,
+    "timeline_svg": timeline_figure,
     "layer_sizes": layer_size_figure,
 }
 # Below this many charts a process pool costs more than it saves.
 _POOL_MIN_JOBS = 8
 # Pool submission order, dearest first, so the matplotlib charts (hundreds of ms each) start at once and
 # the timelines (milliseconds each) fill the gaps instead of leaving one worker idle at the end.
-_COST_RANK = {"invalidation": 0, "time_saved": 1, "scenario_times": 2, "layer_sizes": 2, "timeline": 3}
+_COST_RANK = {"invalidation": 0, "time_saved": 1, "scenario_times": 2, "layer_sizes": 2, "timeline": 3,
+              "timeline_svg": 4}
+# Timelines the Markdown report shows as PNG: cold and the costliest scenarios; the others link their SVG.
+MAX_PNG_TIMELINES = 3
 
 
 def _render_job(job: _Job) -> Chart:
     stem, title, kind, args = job
     fig = _BUILDERS[kind](*args)
-    return Chart(stem, title, render(fig, "png"), render(fig, "svg"))
+    # A timeline's PNG (matplotlib, ~0.6 s) is drawn only for those Markdown shows; the rest are SVG only.
+    png = b"" if kind == "timeline_svg" else render(fig, "png")
+    return Chart(stem, title, png, render(fig, "svg"))
 
 
 def _worker_init() -> None:
@@ -405,15 +411,17 @@ def build_charts(profile: Profile, analysis: Analysis, *, workers: int | None = 
     if sized is not None:
         jobs.append(("layer_sizes", "Layer size per step", "layer_sizes", (sized, analysis.step_labels)))
     used: set[str] = set()
-    for name in profile.scenario_names:
-        build = pick_build(profile, name)
-        if build is None or is_noop(build) or len(build.steps) < 2:
-            continue  # every step cached: nothing ran, so no timeline drawn as if it were work
+    drawn = [(name, b) for name in profile.scenario_names
+             if (b := pick_build(profile, name)) is not None and not is_noop(b) and len(b.steps) >= 2]
+    # (Every step cached: nothing ran, so no timeline drawn as if it were work.)
+    by_cost = sorted(drawn, key=lambda nb: (nb[0] != "cold", -(nb[1].duration_s or 0.0)))
+    with_png = {name for name, _ in by_cost[:MAX_PNG_TIMELINES]}
+    for name, build in drawn:
         stem = f"timeline_{slug(name)}"
         while stem in used:
             stem += "_"
         used.add(stem)
-        jobs.append((stem, f"Timeline: {name}", "timeline",
+        jobs.append((stem, f"Timeline: {name}", "timeline" if name in with_png else "timeline_svg",
                      (build, analysis.step_labels, name)))
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers > 1 and len(jobs) >= _POOL_MIN_JOBS:

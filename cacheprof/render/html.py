@@ -342,7 +342,10 @@ def render_markdown(profile: Profile, analysis: Analysis, charts: Mapping[str, C
     if charts:
         parts += ["## Charts", ""]
     for c in charts.values():
-        parts += [f"![{c.title}](charts/{c.name}.png)", "", f"[SVG](charts/{c.name}.svg)", ""]
+        if c.png:
+            parts += [f"![{c.title}](charts/{c.name}.png)", "", f"[SVG](charts/{c.name}.svg)", ""]
+        else:
+            parts += [f"[{c.title} (SVG)](charts/{c.name}.svg)", ""]
     quiet = _quiet_scenarios(profile, charts)
     if quiet:
         parts += [f"No timeline for {', '.join(quiet)}: every step was cached, nothing ran.", ""]

@@ -51,7 +51,8 @@ def write_report(
     charts = build_charts(profile, analysis, workers=workers)
     (out_dir / "charts").mkdir(exist_ok=True)
     for c in charts.values():
-        put(f"charts/{c.name}.png", c.png)
+        if c.png:  # some timelines are SVG only (see charts.MAX_PNG_TIMELINES)
+            put(f"charts/{c.name}.png", c.png)
         put(f"charts/{c.name}.svg", c.svg)
     put("report.html", render_html(profile, analysis, charts))
     put("report.md", render_markdown(profile, analysis, charts))
