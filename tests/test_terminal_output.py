@@ -183,3 +183,23 @@ def test_live_view_labels_are_the_dockerfiles_text(recording: str):
     written = {ins.original for ins in model.instructions}
     assert seen and set(seen) <= written, set(seen) - written
     assert {s.instruction for s in outcome.steps} <= written
+
+
+def test_final_tables_colour_the_status_cells_only():
+    from cacheprof.render.terminal import colorize, use_colour
+
+    text = render_profile(naive_profile(), 80, profile_verdict(naive_profile()))
+    coloured = colorize(text)
+    import re
+
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", coloured)
+    assert plain == text  # colour changes no width
+    # The status column's RUN is coloured; the RUN that starts an instruction is not.
+    row = next(x for x in coloured.splitlines() if "RUN pip install" in x and "\x1b[33mRUN" in x)
+    assert row.index("RUN pip install") < row.index("\x1b[33mRUN")
+
+    class Tty:
+        def isatty(self) -> bool:
+            return True
+
+    assert use_colour(Tty(), {}) and not use_colour(Tty(), {"NO_COLOR": ""}) and not use_colour(object(), {})

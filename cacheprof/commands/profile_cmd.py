@@ -95,12 +95,13 @@ def profile(context: Path, dockerfile: Path | None, scenarios: tuple[str, ...], 
 
             sys.stdout.write(dumps(profile_data))
         else:
-            from ..render.terminal import fit_width, render_profile
+            from ..render.terminal import colorize, fit_width, render_profile, use_colour
             from ..render.verdict import profile_verdict
 
             width = fit_width(shutil.get_terminal_size((80, 24)).columns)
             verdict = profile_verdict(profile_data, _fix_available(plan))
-            sys.stdout.write(render_profile(profile_data, width, verdict))
+            table = render_profile(profile_data, width, verdict)
+            sys.stdout.write(colorize(table) if use_colour(sys.stdout) else table)
         sys.stdout.flush()
     except BrokenPipeError:
         pipe_closed = True  # the reader left (`| head`): finish the report, then exit quietly (cli.py)

@@ -227,3 +227,39 @@ def wrap(text: str, width: int, indent: str = "") -> list[str]:
 
     return textwrap.wrap(text, width, subsequent_indent=indent, break_long_words=True,
                          break_on_hyphens=False) or [""]
+
+
+# --- colour ------------------------------------------------------------------------------------------------
+
+_SGR = {"CACHED": "32", "PULLED": "34", "RUN": "33", "ERROR": "1;31", "CANCELED": "35", "UNKNOWN": "2"}
+
+
+def colorize(text: str) -> str:
+    """Colour the status cells of rendered tables and the FAILED lines with ANSI codes. Applied after the
+    layout, so the widths stay those of the plain text; the caller decides (a terminal, and no NO_COLOR)."""
+    import re
+
+    out, status_at = [], None
+    for line in text.split("\n"):
+        if line.startswith("line ") and " status" in line:
+            status_at = line.index(" status") + 1
+        elif not line.strip():
+            status_at = None
+        elif status_at is not None:
+            m = re.match(r"[A-Z]+", line[status_at:])
+            if m and m.group(0) in _SGR:
+                word = m.group(0)
+                line = f"{line[:status_at]}\x1b[{_SGR[word]}m{word}\x1b[0m{line[status_at + len(word):]}"
+        if line.startswith("FAILED: "):
+            line = f"\x1b[1;31m{line}\x1b[0m"
+        out.append(line)
+    return "\n".join(out)
+
+
+def use_colour(stream: object, env: dict[str, str] | None = None) -> bool:
+    """Colour on a terminal unless NO_COLOR is set (any value), as https://no-color.org asks."""
+    import os
+
+    env = dict(os.environ) if env is None else env
+    isatty = getattr(stream, "isatty", None)
+    return "NO_COLOR" not in env and bool(isatty and isatty())
