@@ -210,3 +210,20 @@ def test_bad_input_exits_2_with_one_line(files, args, needle, make_context, tmp_
     assert r.returncode == 2, (r.returncode, r.stderr)
     lines = [ln for ln in r.stderr.strip().splitlines() if ln]
     assert len(lines) == 1 and needle in lines[0], r.stderr
+
+
+def test_a_profile_run_from_inside_its_context_writes_nothing_into_it(docker_engine, make_context, tmp_path):
+    """`cd myproject && cacheprof profile .`: the report goes to the user cache, the context stays as it was."""
+    ctx = make_context({"Dockerfile": "FROM busybox:1.36\nCOPY . /src\nRUN cat /src/nonce.txt\n",
+                        "app/main.py": "print('hi')\n"})
+    before = {str(p.relative_to(ctx)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(ctx.rglob("*"))}
+    cache = tmp_path / "xdg-cache"
+    env = {"XDG_CACHE_HOME": str(cache), "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    r = run_cli("profile", ".", "-s", "cold", "-s", "warm", "-s", "edit:app/main.py", env=env, cwd=ctx)
+    assert r.returncode == 0, r.stderr
+    after = {str(p.relative_to(ctx)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(ctx.rglob("*"))}
+    assert after == before
+    pages = list((cache / "cacheprof" / "reports").glob("*/report.html"))
+    assert len(pages) == 1 and f"report: {pages[0].resolve()}" in r.stderr
+    # The verdict line is there, and the edit re-ran the RUN behind `COPY . .`.
+    assert "An edit of app/main.py costs" in " ".join(r.stdout.split())
