@@ -206,3 +206,14 @@ def test_timeline_without_timestamps_lays_steps_end_to_end():
 def test_unknown_format_is_refused(profile):
     with pytest.raises(ValueError):
         charts.render(charts.time_saved_figure(analyze(profile)), "gif")
+
+
+def test_no_single_row_chart_repeats_a_table():
+    """One edit, one scenario: the invalidation map and the scenario-times chart would be one row each."""
+    one_edit = Profile(builder="buildkit", dockerfile="D", context=".", builds=tuple(
+        make_build(s, r, st) for r in range(2) for s, st in (("cold", [R] * 7), ("edit:cmd/", [C, C, C, R, R, C, R]))))
+    names = list(charts.build_charts(one_edit, analyze(one_edit), workers=1))
+    assert "invalidation" not in names and "scenario_times" in names
+    only_cold = Profile(builder="buildkit", dockerfile="D", context=".", builds=(make_build("cold", 0, [R] * 7),))
+    names = list(charts.build_charts(only_cold, analyze(only_cold), workers=1))
+    assert "scenario_times" not in names and "invalidation" not in names and "timeline_cold" in names

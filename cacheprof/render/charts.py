@@ -403,9 +403,9 @@ def build_charts(profile: Profile, analysis: Analysis, *, workers: int | None = 
     # Picked for what they show: a chart of one row would repeat the table above it.
     if len(profile.scenario_names) > 1:
         jobs.append(("scenario_times", "Wall time per scenario", "scenario_times", (profile,)))
-    if analysis.step_order and not analysis.per_step.empty:
+    if len(analysis.step_order) > 1 and not analysis.per_step.empty:
         jobs.append(("time_saved", "Per-step time: cold vs warm vs each edit", "time_saved", (analysis,)))
-    if analysis.edits:
+    if len(analysis.edits) > 1:  # one edit: its row is the invalidation map table already
         jobs.append(("invalidation", "Invalidation map", "invalidation", (analysis,)))
     sized = sized_build(profile)
     if sized is not None:
