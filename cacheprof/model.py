@@ -6,6 +6,7 @@ arrival of stream messages for the classic builder. `None` where a source carrie
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -185,7 +186,16 @@ class Profile:
     warmups: int = 0
 
     def builds_of(self, scenario: str) -> tuple[Build, ...]:
-        return tuple(b for b in self.builds if b.scenario == scenario)
+        return self._by_scenario.get(scenario, ())
+
+    @functools.cached_property
+    def _by_scenario(self) -> dict[str, tuple[Build, ...]]:
+        # One pass over the builds: asking per scenario would scan every build once per scenario, quadratic
+        # for a parsed log of 200,000 builds. (cached_property writes __dict__, which frozen allows.)
+        index: dict[str, list[Build]] = {}
+        for b in self.builds:
+            index.setdefault(b.scenario, []).append(b)
+        return {name: tuple(builds) for name, builds in index.items()}
 
     @property
     def scenario_names(self) -> tuple[str, ...]:
