@@ -110,10 +110,11 @@ class _Stop(Exception):
 
 
 def _transfer_s(internal: tuple[InternalVertex, ...], context: ContextStream, t0: float) -> float | None:
-    """BuildKit's context-loading vertex when there is one, else the client's upload of the tar (classic:
-    the daemon reads the whole context before its first step). `t0`: time.perf_counter() at the start."""
+    """BuildKit's context-loading vertices when there are any (receiving the tar, and without a session
+    `copy /context /` into a snapshot), else the client's upload of the tar (classic: the daemon reads the
+    whole context before its first step). `t0`: time.perf_counter() at the start."""
     loads = [v.duration_s for v in internal if "load build context" in v.name or "load remote build context"
-             in v.name]
+             in v.name or v.name == "copy /context /"]
     if loads and all(d is not None for d in loads):
         return sum(d for d in loads if d is not None)
     if context.finished_at is None:
