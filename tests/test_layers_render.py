@@ -92,8 +92,9 @@ def test_compare_shows_size_difference_per_step_total_and_shared_layers():
     assert (c.sizes.before_layers, c.sizes.after_layers) == (2, 3)
     run_make = next(x for x in c.sizes.steps if x.instruction == "RUN make")
     assert (run_make.before_bytes, run_make.after_bytes, run_make.diff_bytes) == (1_500, 9_001_500, 9_000_000)
-    text = render_comparison(c, 100)
-    assert "image size 54 MB before, 63 MB after (+9 MB); 1 of 2 BEFORE layers / 3 AFTER layers shared" in text
+    text = render_comparison(c, 160)
+    assert "image size 54 MB before, 63 MB after (+9 MB); the images share 1 leading layer (BEFORE has 2, AFTER 3)" \
+        in text
     assert "`RUN make`: +9 MB (0.0015 MB → 9 MB)" in text
     assert "warm: context transfer 1.75 s before, 0.50 s after" in text
     assert "## Image size" in compare_markdown(c, [])

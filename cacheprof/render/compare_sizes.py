@@ -30,7 +30,8 @@ def size_lines(c: Comparison, limit: int | None = 8) -> list[str]:
         return []
     out = [f"image size {_mb(z.before_bytes)} before, {_mb(z.after_bytes)} after"
            + (f" ({_mb(z.diff_bytes, signed=True)})" if z.diff_bytes is not None else "")
-           + f"; {z.shared_layers} of {z.before_layers} BEFORE layers / {z.after_layers} AFTER layers shared"]
+           + f"; the images share {z.shared_layers} leading layer{'' if z.shared_layers == 1 else 's'} "
+           f"(BEFORE has {z.before_layers}, AFTER {z.after_layers})"]
     changed = sorted((x for x in z.steps if x.before_bytes != x.after_bytes), key=lambda x: -abs(x.diff_bytes))
     for x in changed[:limit] if limit is not None else changed:
         short = " ".join(x.instruction.split())
