@@ -43,12 +43,13 @@ class ScenarioFigures:
 
 
 def ok_builds(builds: Iterable[Build]) -> list[Build]:
-    return [b for b in builds if b.ok]
+    # An ok build whose account is short (steps a concurrent build ran were not reported) is no full build.
+    return [b for b in builds if b.ok and b.complete]
 
 
 def ok_durations(builds: Iterable[Build]) -> list[float]:
-    """Wall seconds of the ok builds: the only builds a time statistic may use."""
-    return [b.duration_s for b in builds if b.ok and b.duration_s is not None]
+    """Wall seconds of the ok (and complete) builds: the only builds a time statistic may use."""
+    return [b.duration_s for b in builds if b.ok and b.complete and b.duration_s is not None]
 
 
 def hit_rate(builds: Iterable[Build]) -> tuple[int, int, float | None]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..context.edits import plan_edit
 from ..context.inputs import DigestCache, record_inputs
 from ..context.tar import ContextStream, Overrides
-from ..dockerfile import DockerfileModel
+from ..dockerfile import DockerfileModel, Instruction
 from ..errors import CacheprofError, Stopped
 from ..model import (
     Build,
@@ -31,6 +31,7 @@ from ..model import (
     Reporter,
     RunPlan,
     Scenario,
+    Step,
     StepInputs,
     StepStatus,
 )
@@ -139,6 +140,15 @@ def failed_at(build: Build) -> str:
     return f"{where} ({text if len(text) <= 60 else text[:59] + chr(0x2026)})"
 
 
+def unreported_steps(model: DockerfileModel, target: str | None, steps: tuple[Step, ...]) -> list[Instruction]:
+    """The RUN/COPY/ADD instructions of the stage a build ends in that a successful build did not report."""
+    stage = model.stage(target) if target else (model.stages[-1] if model.stages else None)
+    if stage is None:
+        return []
+    seen = {(s.stage, s.position) for s in steps}
+    return [i for i in stage.instructions if i.cmd in ("RUN", "COPY", "ADD") and (i.stage, i.position) not in seen]
+
+
 class Runner:
     def __init__(self, driver: Driver, plan: RunPlan, reporter: Reporter | None = None,
                  record_dir: Path | None = None) -> None:
@@ -237,6 +247,14 @@ class Runner:
         )
         if stop is not None:
             raise BuildInterrupted(build, stop)
+        if build.ok and plan.builder is Builder.BUILDKIT:
+            missing = unreported_steps(plan.model, plan.target, build.steps)
+            if missing:
+                # BuildKit reports a step that a concurrent build of the same Dockerfile is running only to
+                # that build: this one's account is short, so it must not count as a full build.
+                build = replace(build, complete=False, error=(
+                    f"{len(missing)} step(s) of the final stage were not reported (first: line {missing[0].line}); "
+                    "steps shared with a concurrent build were not reported: not counted as a full build"))
         if build.ok:
             ref = request.tag if self.plan.builder is Builder.BUILDKIT else build.image_id
             if ref:
