@@ -120,3 +120,17 @@ def test_the_ci_summary_leaves_failed_builds_out_of_step_times():
     row = next(line for line in text.splitlines() if line.startswith("| 4 |") and "RUN sleep 3" in line)
     # ok builds ran it in 3.0 and 4.0 s: median 3.5 (with the failed 0.2 s it would be 3.0)
     assert "3.50" in row, row
+
+
+def test_the_terminal_step_medians_leave_failed_builds_out():
+    from cacheprof.render.terminal import step_rows
+
+    slow = [*COLD[:3], ("RUN sleep 3", R, 4.0), *COLD[4:]]
+    failed = _build("cold", 2, [*COLD[:3], ("RUN sleep 3", E, 0.2)], 0.4, ok=False)
+    rows = step_rows([_build("cold", 1, COLD, 5.5), failed, _build("cold", 3, slow, 6.5)])
+    row = next(r for r in rows if r.instruction == "RUN sleep 3")
+    # ok builds: 3.0 and 4.0 s, median 3.5; the ERROR still shows among the statuses
+    assert row.median_s == 3.5 and "ERROR" in row.statuses
+    # one build alone (a parsed log that failed) keeps its own times
+    (alone,) = [r for r in step_rows([failed]) if r.instruction == "RUN sleep 3"]
+    assert alone.median_s == 0.2

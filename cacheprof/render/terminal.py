@@ -72,17 +72,22 @@ class StepRow:
 
 
 def step_rows(builds: Sequence[Build], labels: dict[tuple[str, int], str] | None = None) -> list[StepRow]:
-    """The steps of `builds`, merged by (stage, position), ordered by Dockerfile line."""
+    """The steps of `builds`, merged by (stage, position), ordered by Dockerfile line. Statuses come from
+    every build; seconds only from ok builds when there are several (a failed build's times never enter a
+    median), from the one build when it is alone."""
     seen: dict[tuple[str, int], list[Step]] = {}
+    timed: set[int] = set()
     for b in builds:
         for s in b.steps:
             seen.setdefault(s.key, []).append(s)
+            if b.ok or len(builds) == 1:
+                timed.add(id(s))
     rows = []
     for key, steps in seen.items():
         first = steps[0]
         text = (labels or {}).get(key) or first.instruction
         rows.append(StepRow(first.line, first.stage, first.position, text, tuple(str(s.status) for s in steps),
-                            tuple(s.duration_s for s in steps if s.duration_s is not None),
+                            tuple(s.duration_s for s in steps if s.duration_s is not None and id(s) in timed),
                             tuple(s.size_bytes for s in steps if s.size_bytes is not None)))
     # Steps without a line (a log without a Dockerfile) keep the builder's order after the numbered ones.
     return sorted(rows, key=lambda r: (r.line is None, r.line or 0, r.stage, r.position))
