@@ -102,28 +102,29 @@ def remove_all(remover: Remover, tags: list[str], images: list[str], *, wait_s: 
     `wait_s`; an engine that does not answer ends it at once; a second Ctrl-C ends it, naming the rest.
     """
     pending: list[tuple[str, bool]] = [(t, False) for t in tags] + [(i, True) for i in images]
-    left: list[Leftover] = []
     deadline = time.monotonic() + wait_s
-    try:
-        while pending:
-            retry: list[tuple[str, bool]] = []
-            for n, (ref, untagged_only) in enumerate(pending):
+    while pending:
+        retry: list[tuple[str, bool]] = []
+        for n, (ref, untagged_only) in enumerate(pending):
+            try:
                 result = remover.remove_image(ref, untagged_only=untagged_only)
-                if result is Removal.NO_ENGINE:
-                    return left + [Leftover(r, str(Removal.NO_ENGINE)) for r, _ in pending[n:]] + [
-                        Leftover(r, str(Removal.NO_ENGINE)) for r, _ in retry]
-                if result is Removal.IN_USE:
-                    retry.append((ref, untagged_only))
-            if not retry:
-                return left
-            if len(retry) == len(pending) and time.monotonic() > deadline:
-                return left + [Leftover(r, str(Removal.IN_USE)) for r, _ in retry]
-            if len(retry) == len(pending):
+            except KeyboardInterrupt:  # a second Ctrl-C: stop here, and name what is left
+                return [Leftover(r, "cleanup interrupted") for r, _ in (*retry, *pending[n:])]
+            if result is Removal.NO_ENGINE:
+                return [Leftover(r, str(Removal.NO_ENGINE)) for r, _ in (*retry, *pending[n:])]
+            if result is Removal.IN_USE:
+                retry.append((ref, untagged_only))
+        if not retry:
+            return []
+        if len(retry) == len(pending) and time.monotonic() > deadline:
+            return [Leftover(r, str(Removal.IN_USE)) for r, _ in retry]
+        if len(retry) == len(pending):
+            try:
                 time.sleep(0.5)
-            pending = retry
-    except KeyboardInterrupt:
-        return left + [Leftover(r, "cleanup interrupted") for r, _ in pending]
-    return left
+            except KeyboardInterrupt:
+                return [Leftover(r, "cleanup interrupted") for r, _ in retry]
+        pending = retry
+    return []
 
 
 def describe_leftovers(left: list[Leftover]) -> str:
