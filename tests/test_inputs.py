@@ -167,3 +167,20 @@ def test_explain_bad_input_one_line(tmp_path):
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and needle in r.stderr, r.stderr
     r = cli(str(good), "--build", "3", "--against", "1")
     assert r.returncode == 0 and "build 3 (edit:src/a.c) against build 1 (cold)" in r.stdout
+
+
+def test_later_builds_store_only_the_files_that_differ(tmp_path):
+    profile = _synthetic(tmp_path)
+    doc = json.loads(dumps(profile))
+    cold, warm, edit = doc["builds"]
+    assert len(cold["files"]) == 3 and "files_base" not in cold
+    assert warm["files"] == {} and warm["files_base"] == 1 and warm["files_removed"] == []
+    assert list(edit["files"]) == ["src/a.c"] and edit["files_base"] == 2
+    jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+    assert [b.files for b in loads(dumps(profile)).builds] == [b.files for b in profile.builds]
+    # A removed file, and a base that is not an earlier build.
+    edit["files_removed"] = ["tools/t"]
+    assert "tools/t" not in loads(json.dumps(doc)).builds[2].files
+    edit["files_base"] = 3
+    with pytest.raises(Exception, match="files_base"):
+        loads(json.dumps(doc))

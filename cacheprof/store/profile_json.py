@@ -121,9 +121,44 @@ def profile_to_dict(profile: Profile) -> dict[str, Any]:
         "scenarios": list(profile.scenario_names),
         "warmups": profile.warmups,
         "complete": all(b.complete for b in profile.builds),
-        "builds": [build_to_dict(b) for b in profile.builds],
+        "builds": _with_file_deltas(profile.builds),
         "summary": scenario_summary(profile),
     }
+
+
+def _with_file_deltas(builds: tuple[Build, ...]) -> list[dict[str, Any]]:
+    """Each build's `files` as the difference from the build before it that has files (`files_base`, its
+    1-based number; `files_removed`): builds of one context share nearly all of them."""
+    out = []
+    base: tuple[int, dict[str, str]] | None = None
+    for n, b in enumerate(builds, 1):
+        d = build_to_dict(b)
+        if b.files and base is not None:
+            prev = base[1]
+            d["files"] = {k: v for k, v in b.files.items() if prev.get(k) != v}
+            d["files_base"] = base[0]
+            d["files_removed"] = sorted(set(prev) - set(b.files))
+        if b.files:
+            base = (n, b.files)
+        out.append(d)
+    return out
+
+
+def _resolve_file_deltas(r: _Reader, raw: list[Any], builds: list[Build]) -> list[Build]:
+    from dataclasses import replace
+
+    for n, (d, b) in enumerate(zip(raw, builds, strict=True), 1):
+        base = r.get(d, "files_base", f"builds[{n - 1}]", (int,), optional=True)
+        if base is None:
+            continue
+        if not 1 <= base < n:
+            raise r.fail(f"builds[{n - 1}].files_base", f"should name an earlier build (1 to {n - 1})")
+        removed = set(_strings(r, r.get(d, "files_removed", f"builds[{n - 1}]", (list,), optional=True) or [],
+                               f"builds[{n - 1}].files_removed"))
+        files = {k: v for k, v in builds[base - 1].files.items() if k not in removed}
+        files.update(b.files)
+        builds[n - 1] = replace(b, files=files)
+    return builds
 
 
 def dumps(profile: Profile) -> str:
@@ -278,7 +313,8 @@ def profile_from_dict(data: Any, where: str = "profile") -> Profile:
         builder=r.get(data, "builder", "", (str,)),
         dockerfile=r.get(data, "dockerfile", "", (str,)),
         context=r.get(data, "context", "", (str,)),
-        builds=tuple(_build_from(r, b, f"builds[{i}]") for i, b in enumerate(builds)),
+        builds=tuple(_resolve_file_deltas(r, builds, [_build_from(r, b, f"builds[{i}]")
+                                                     for i, b in enumerate(builds)])),
         engine=EngineInfo(
             version=str(r.get(engine, "version", "engine", (str,))),
             api_version=str(r.get(engine, "api_version", "engine", (str,))),
