@@ -113,7 +113,9 @@ def history_chart(h: HistoryCost, fixed: HistoryCost | None, fmt: str = "png") -
     ax.set_xticks(list(xs), [c.sha[:7] for c in commits], rotation=60, fontsize=7)
     ax.set_ylabel("expected rebuild (s)")
     ax.set_title(f"Rebuild per commit: mean {h.mean_s:.1f} s" + (f" -> {fixed.mean_s:.1f} s" if fixed else ""))
-    ax.legend()
+    top = max([c.expected_s for c in commits] + list(after.values()) + [0.1])
+    ax.set_ylim(0, top * 1.3)  # room for the legend above the bars
+    ax.legend(loc="upper left", ncol=2, frameon=False)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
