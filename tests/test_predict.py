@@ -200,3 +200,43 @@ def test_classic_shared_stage_prefix_is_noted(tmp_path):
 def test_a_changed_directory_stands_for_its_files(tmp_path):
     p = _run(tmp_path, Builder.BUILDKIT, ["app"])
     assert p.changed == ("app/main.py", "app/util.py") and ("2", 5) in p.rebuild_keys
+
+
+def test_git_history_prices_the_proposed_fix(tmp_path):
+    """Corpus 01 (COPY . . before pip install) over 4 commits: 3 source edits and one requirements edit, priced
+    by a profile where the install costs 30 s and each COPY 0.2 s."""
+    import json
+    import shutil
+
+    from cacheprof.dockerfile import load
+    from cacheprof.model import Build, Profile, Step, StepStatus
+    from cacheprof.store.profile_json import dumps
+
+    case = Path(__file__).resolve().parent.parent / "fixtures" / "advise-corpus" / "01-pip-copy-all"
+    repo = tmp_path / "repo"
+    shutil.copytree(case / "context", repo)
+    shutil.copy(case / "Dockerfile", repo / "Dockerfile")
+    _git(repo, "init", "-q")
+    _git(repo, "config", "user.email", "t@example.invalid")
+    _git(repo, "config", "user.name", "t")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base")
+    src = sorted((repo / "app").glob("*.py"))[0]
+    for k in range(3):
+        src.write_text(src.read_text() + f"# {k}\n")
+        _git(repo, "commit", "-qam", f"app {k}")
+    (repo / "requirements.txt").write_text((repo / "requirements.txt").read_text() + "x\n")
+    _git(repo, "commit", "-qam", "req")
+    model = load(repo / "Dockerfile")
+    cost = {"COPY": 0.2, "RUN": 30.0}
+    steps = tuple(Step(n, i.stage, i.position, i.line, i.original, StepStatus.RUN, duration_s=cost.get(i.cmd, 0.0))
+                  for n, i in enumerate(model.instructions, 1))
+    prof = tmp_path / "p.json"
+    prof.write_text(dumps(Profile(builder="buildkit", dockerfile="Dockerfile", context=str(repo),
+                                  builds=(Build("cold", 1, True, None, 31.0, "x", steps),))))
+    r = _cli(str(repo), "--git-history", "4", "--profile", str(prof), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert [c["expected_s"] for c in doc["history"]["commits"]] == [30.2] * 4
+    assert [c["expected_s"] for c in doc["history_proposed"]["commits"]] == [30.2, 0.2, 0.2, 0.2]  # newest first
+    assert doc["history"]["costliest"][0]["instruction"].startswith("RUN pip install")
