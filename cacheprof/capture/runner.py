@@ -238,7 +238,9 @@ class Runner:
                     path = self.record_dir / "images" / (outcome.image_id.replace(":", "_") + ".layers.json")
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.write_text(json.dumps(layers_to_json(layers)))
-        inputs, files = self._inputs(build_args, overrides) if stop is None else ((), {})
+        # After Ctrl-C or a lost engine, ask the engine nothing more (a frozen one would hold each call).
+        gone = stop is not None or (outcome.error or "").startswith(LOST_ENGINE)
+        inputs, files = self._inputs(build_args, overrides) if not gone else ((), {})
         build = Build(
             scenario=scenario.name, repeat=repeat, ok=outcome.ok, error=error, duration_s=wall,
             image_id=outcome.image_id, steps=steps, internal=outcome.internal, started=started,
