@@ -102,6 +102,22 @@ def test_profile_reader_refuses_the_documents_the_campaign_found(text):
         loads(text, "fuzz")
 
 
+@pytest.mark.parametrize("field,value", [("scenarios", [{"a": 1}]), ("build_args", {"A": [1]}),
+                                         ("builds.0.repeat", -1), ("builds.0.duration_s", -5.0),
+                                         ("builds.0.steps.0.line", -3)])
+def test_profile_reader_refuses_wrong_types_and_ranges(field, value):
+    from cacheprof.store.profile_json import loads
+
+    doc = json.loads(json.dumps(PROFILE))
+    *parents, last = [int(p) if p.isdigit() else p for p in field.split(".")]
+    target = doc
+    for p in parents:
+        target = target[p]
+    target[last] = value
+    with pytest.raises(InputFormatError, match=field.split(".")[-1]):
+        loads(dump(doc), "fuzz")
+
+
 def test_profile_reader_keeps_undecodable_file_names():
     """A name read from non-UTF-8 bytes (surrogateescape) round-trips; any other lone surrogate is refused."""
     from cacheprof.store.profile_json import dumps, loads

@@ -202,10 +202,15 @@ class _Reader:
             raise self.fail(f"{path}.{key}" if path else key, f"should be {kinds[0].__name__}")
         if not isinstance(value, kinds):
             raise self.fail(f"{path}.{key}" if path else key, f"should be {kinds[0].__name__}")
+        # Ranges: counts, positions, sizes, times and durations are never negative (safe_json bounded them).
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0 and (
+                key in _NON_NEGATIVE or key.endswith(("_s", "_bytes"))):
+            raise self.fail(f"{path}.{key}" if path else key, f"is {value}, which must not be negative")
         return value
 
 
 _NUM = (int, float)
+_NON_NEGATIVE = frozenset({"index", "position", "line", "repeat", "started", "finished", "warmups", "file_count"})
 
 
 def _step_from(r: _Reader, d: Any, p: str) -> Step:
@@ -323,8 +328,8 @@ def profile_from_dict(data: Any, where: str = "profile") -> Profile:
             host=str(engine.get("host", "")),
         ) if engine else None,
         target=r.get(data, "target", "", (str,), optional=True),
-        build_args=dict(r.get(data, "build_args", "", (dict,), optional=True) or {}),
-        scenarios=tuple(r.get(data, "scenarios", "", (list,), optional=True) or ()),
+        build_args=_str_map(r, r.get(data, "build_args", "", (dict,), optional=True) or {}, "build_args"),
+        scenarios=tuple(_strings(r, r.get(data, "scenarios", "", (list,), optional=True) or [], "scenarios")),
         created=r.get(data, "created", "", (str,), optional=True) or "",
         machine=dict(r.get(data, "machine", "", (dict,), optional=True) or {}),
         source=r.get(data, "source", "", (str,), optional=True) or "profile",
