@@ -58,7 +58,9 @@ def main() -> int:
     from .charts import _empty, render
     from .writer import write_report
 
-    render(_empty("warming up"), "png")  # fonts and the Agg canvas, also loaded on first use
+    warm = _empty("warming up")
+    render(warm, "png")  # fonts, the Agg canvas and the SVG backend load on first use
+    render(warm, "svg")
 
     line = sys.stdin.buffer.readline()
     if not line.strip():
