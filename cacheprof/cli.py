@@ -66,7 +66,9 @@ class _Group(click.Group):
             _quiet_exit(128 + signal.SIGPIPE)
 
     def _invoke_reporting(self, ctx: click.Context) -> Any:
-        debug = bool(ctx.obj and ctx.obj.get("debug"))
+        def debug() -> bool:  # known only once the group's callback has run
+            return bool(ctx.obj and ctx.obj.get("debug"))
+
         try:
             result = super().invoke(ctx)
             sys.stdout.flush()  # here, not at exit: a closed pipe is then ours to handle
@@ -77,12 +79,12 @@ class _Group(click.Group):
             _quiet_stdout()
             ctx.exit(141)
         except CacheprofError as e:
-            if debug:
+            if debug():
                 raise
             click.echo(f"cacheprof: error: {e.message}", err=True)
             ctx.exit(e.exit_code)
         except KeyboardInterrupt as e:
-            if debug:
+            if debug():
                 raise
             if isinstance(e, Stopped):
                 click.echo(f"cacheprof: stopped by {e.name}", err=True)
@@ -92,7 +94,7 @@ class _Group(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as e:  # a bug: still one line, unless --debug
-            if debug:
+            if debug():
                 raise
             click.echo(
                 f"cacheprof: internal error: {type(e).__name__}: {e} (run again with --debug for the traceback)",

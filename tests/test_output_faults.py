@@ -89,3 +89,29 @@ def test_long_and_undecodable_scenario_names_make_short_distinct_file_names():
     assert all(len(n.encode()) <= 80 for n in names)
     assert len(set(names)) == 3
     assert all(n.isascii() for n in names)
+
+
+def test_an_undecodable_file_name_round_trips_into_every_output(tmp_path):
+    """A context file whose name is not UTF-8 (Python sees a lone surrogate): JSON keeps it exact, CSV keeps
+    its bytes, HTML/Markdown/charts show it escaped, chart file names stay ASCII."""
+    import shutil
+
+    from tests.conftest import FIXTURES
+
+    rec = DATA / "streams" / "buildkit-python-app"
+    ctx = tmp_path / "ctx"
+    shutil.copytree(FIXTURES / "python-app", ctx)
+    name = b"caf\xe9.py"
+    (ctx / "app" / os.fsdecode(name)).write_bytes(b"print(1)\n")
+    out = tmp_path / "out"
+    r = subprocess.run([os.fsencode(sys.executable), b"-m", b"cacheprof.cli", b"profile", os.fsencode(ctx),
+                        b"-f", os.fsencode(rec / "Dockerfile"), b"--replay", os.fsencode(rec), b"--builder",
+                        b"buildkit", b"--out", os.fsencode(out), b"-q", b"-s", b"cold", b"-s", b"warm",
+                        b"-s", b"edit:app/" + name], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr.decode("utf-8", "replace")
+    assert b"Traceback" not in r.stderr
+    doc = json.loads((out / "profile.json").read_text())
+    assert doc["scenarios"][-1] == "edit:app/" + os.fsdecode(name)
+    assert b"caf\xe9.py" in (out / "steps.csv").read_bytes()
+    assert "caf\\xe9.py" in (out / "report.html").read_text(encoding="utf-8")
+    assert all(p.name.isascii() for p in (out / "charts").iterdir())

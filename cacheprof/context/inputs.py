@@ -180,7 +180,7 @@ def record_inputs(
             if srcs:
                 h = hashlib.sha256()
                 for p in sorted(picked):
-                    h.update(f"{p}\0{digest_of(p)}\0".encode())
+                    h.update(f"{p}\0{digest_of(p)}\0".encode("utf-8", "surrogateescape"))
                 digest = h.hexdigest()[:16]
             if ins.cmd == "ARG":
                 for kv in ins.value:

@@ -37,8 +37,10 @@ def write_report(
         try:
             if isinstance(data, bytes):
                 atomic.write_bytes(path, data)
-            else:
-                atomic.write_text(path, data)
+            elif name.endswith((".csv", ".json")):
+                atomic.write_text(path, data)  # identities byte-exact: an undecodable name keeps its bytes
+            else:  # pages for people: anything left undecodable is shown escaped, never written raw
+                atomic.write_bytes(path, data.encode("utf-8", "backslashreplace"))
         except OSError as e:
             raise UsageError(f"cannot write {path}: {e.strerror}; what was written so far is in {out_dir}/ "
                              "(`cacheprof report` renders it again)") from None
@@ -46,7 +48,8 @@ def write_report(
 
     if write_profile:
         put("profile.json", profile_json.dumps(profile))
-    put("steps.csv", steps_csv(profile))
+    put("steps.csv", steps_csv(profile))  # names byte-exact (an undecodable file name keeps its bytes)
+    profile = for_display(profile)
     analysis = analyze(profile)
     charts = build_charts(profile, analysis, workers=workers)
     (out_dir / "charts").mkdir(exist_ok=True)
@@ -57,6 +60,31 @@ def write_report(
     put("report.html", render_html(profile, analysis, charts))
     put("report.md", render_markdown(profile, analysis, charts))
     return written
+
+
+def shown(text: str) -> str:
+    """Text fit to display: an undecodable byte of a file name (a lone surrogate) becomes `\\xe9`."""
+    if text.isascii() or not any("\ud800" <= c <= "\udfff" for c in text):
+        return text
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def for_display(profile: Profile) -> Profile:
+    """The profile with every name escaped for display (charts, HTML, Markdown): matplotlib and encoders
+    refuse lone surrogates. profile.json and steps.csv keep the names byte-exact."""
+    from dataclasses import replace
+
+    def step(st: Any) -> Any:
+        return replace(st, instruction=shown(st.instruction), error=shown(st.error) if st.error else st.error,
+                       log_tail=tuple(shown(x) for x in st.log_tail))
+
+    builds = tuple(replace(b, scenario=shown(b.scenario), error=shown(b.error) if b.error else b.error,
+                           steps=tuple(step(st) for st in b.steps)) for b in profile.builds)
+    return replace(profile, builds=builds, scenarios=tuple(shown(x) for x in profile.scenarios),
+                   context=shown(profile.context), dockerfile=shown(profile.dockerfile))
 
 
 def default_report_dir(context: Path, root: Path = Path("reports")) -> Path:
