@@ -42,6 +42,21 @@ class Instruction:
         return None
 
     @property
+    def bind_mounts(self) -> tuple[dict[str, str], ...]:
+        """The `--mount=type=bind` options of a RUN (bind is the default mount type)."""
+        out = []
+        for f in self.flags:
+            if not f.startswith("--mount="):
+                continue
+            opts: dict[str, str] = {}
+            for part in f[len("--mount="):].split(","):
+                k, _, v = part.partition("=")
+                opts[k.strip().lower()] = v.strip()
+            if opts.get("type", "bind") == "bind":
+                out.append(opts)
+        return tuple(out)
+
+    @property
     def context_sources(self) -> tuple[str, ...]:
         """The build-context paths a COPY/ADD reads (none for COPY --from or remote ADD)."""
         if self.cmd not in ("COPY", "ADD") or self.copy_from is not None or len(self.value) < 2:
@@ -79,6 +94,13 @@ class DockerfileModel:
     @property
     def instructions(self) -> tuple[Instruction, ...]:
         return tuple(i for s in self.stages for i in s.instructions)
+
+    def stage_ref(self, ref: str, before: int) -> Stage | None:
+        """The earlier stage a FROM / --from names (by name, case-insensitively, or by index)."""
+        for s in self.stages[:before]:
+            if (s.name and s.name.lower() == ref.lower()) or ref == str(s.index):
+                return s
+        return None
 
     def stage(self, label: str) -> Stage | None:
         for s in self.stages:

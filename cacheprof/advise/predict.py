@@ -142,43 +142,20 @@ def _flag(instr: Instruction, name: str) -> str | None:
     return None
 
 
-def _bind_mounts(instr: Instruction) -> list[dict[str, str]]:
-    """The `--mount=type=bind` options of a RUN (the default mount type is bind)."""
-    out = []
-    for f in instr.flags:
-        if not f.startswith("--mount="):
-            continue
-        opts: dict[str, str] = {}
-        for part in f[len("--mount="):].split(","):
-            k, _, v = part.partition("=")
-            opts[k.strip().lower()] = v.strip()
-        if opts.get("type", "bind") == "bind":
-            out.append(opts)
-    return out
-
-
-def _stage_ref(model: DockerfileModel, ref: str, before: int) -> Stage | None:
-    """The earlier stage a FROM / --from names (by name, case-insensitively, or by index)."""
-    for s in model.stages[:before]:
-        if (s.name and s.name.lower() == ref.lower()) or ref == str(s.index):
-            return s
-    return None
-
-
 def stage_dependencies(model: DockerfileModel) -> dict[int, tuple[int, ...]]:
     """Per stage index, the stages it builds on or copies from."""
     deps: dict[int, tuple[int, ...]] = {}
     for st in model.stages:
         refs: list[int] = []
-        base = _stage_ref(model, st.base, st.index)
+        base = model.stage_ref(st.base, st.index)
         if base is not None:
             refs.append(base.index)
         for instr in st.instructions:
             names = [instr.copy_from] if instr.cmd in ("COPY", "ADD") and instr.copy_from else []
             if instr.cmd == "RUN":
-                names += [m["from"] for m in _bind_mounts(instr) if m.get("from")]
+                names += [m["from"] for m in instr.bind_mounts if m.get("from")]
             for name in names:
-                s = _stage_ref(model, name, st.index)
+                s = model.stage_ref(name, st.index)
                 if s is not None:
                     refs.append(s.index)
         deps[st.index] = tuple(dict.fromkeys(refs))
@@ -294,7 +271,7 @@ def predict(
         if st.index not in built:
             continue
         state = _StageState()
-        base = _stage_ref(model, st.base, st.index)
+        base = model.stage_ref(st.base, st.index)
         if base is not None and base.index in states:
             parent = states[base.index]
             state.env_changed = dict(parent.env_changed)
@@ -384,7 +361,7 @@ def shared_prefix_notes(model: DockerfileModel, built: Sequence[int]) -> tuple[s
     notes = []
     stages = [model.stages[i] for i in built]
     for k, a in enumerate(stages):
-        if _stage_ref(model, a.base, a.index) is not None:
+        if model.stage_ref(a.base, a.index) is not None:
             continue
         best = 0
         for b in stages[k + 1:]:
@@ -415,7 +392,7 @@ def _changed_vars(text: str, arg_scope: Mapping[str, tuple[str | None, str | Non
 
 def _stage_reason(model: DockerfileModel, st: Stage, ref: str, states: Mapping[int, _StageState],
                   how: str) -> tuple[str | None, bool]:
-    src = _stage_ref(model, ref, st.index)
+    src = model.stage_ref(ref, st.index)
     if src is None or src.index not in states or not states[src.index].rerun:
         return None, True
     return f"stage `{src.label}` it copies from re-ran ({how}; {states[src.index].why})", False
@@ -438,7 +415,7 @@ def _copy_reason(model: DockerfileModel, st: Stage, instr: Instruction, files: C
 
 def _mount_reason(model: DockerfileModel, st: Stage, instr: Instruction, files: ContextFiles,
                   changed: Sequence[str], states: Mapping[int, _StageState]) -> tuple[str | None, bool]:
-    for m in _bind_mounts(instr):
+    for m in instr.bind_mounts:
         if m.get("from"):
             reason, certain = _stage_reason(model, st, m["from"], states, f"--mount from={m['from']}")
             if reason:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..dockerfile import DockerfileModel, Instruction, Stage
+from ..dockerfile import DockerfileModel, Instruction
 from ..model import Builder, StepInputs
 from .dockerignore import DockerIgnore, clean_path
 from .globs import _path_matcher
@@ -28,36 +28,13 @@ _VAR_RE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)[^}]*\}|([A-Za-z_][A-Za-z0
 _CHUNK = 1 << 20
 
 
-def bind_mounts(instr: Instruction) -> list[dict[str, str]]:
-    """The `--mount=type=bind` options of a RUN (bind is the default mount type)."""
-    out = []
-    for f in instr.flags:
-        if not f.startswith("--mount="):
-            continue
-        opts: dict[str, str] = {}
-        for part in f[len("--mount="):].split(","):
-            k, _, v = part.partition("=")
-            opts[k.strip().lower()] = v.strip()
-        if opts.get("type", "bind") == "bind":
-            out.append(opts)
-    return out
-
-
-def stage_ref(model: DockerfileModel, ref: str, before: int) -> Stage | None:
-    """The earlier stage a FROM / --from names (by name, case-insensitively, or by index)."""
-    for s in model.stages[:before]:
-        if (s.name and s.name.lower() == ref.lower()) or ref == str(s.index):
-            return s
-    return None
-
-
 def context_sources(instr: Instruction) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(context sources, --exclude patterns) an instruction reads: COPY/ADD sources, bind mounts without from=."""
     if instr.cmd in ("COPY", "ADD"):
         excludes = tuple(f.split("=", 1)[1] for f in instr.flags if f.startswith("--exclude="))
         return instr.context_sources, excludes
     if instr.cmd == "RUN":
-        return tuple(m.get("source") or m.get("src") or "." for m in bind_mounts(instr) if not m.get("from")), ()
+        return tuple(m.get("source") or m.get("src") or "." for m in instr.bind_mounts if not m.get("from")), ()
     return (), ()
 
 
@@ -68,9 +45,9 @@ def from_stage(model: DockerfileModel, instr: Instruction) -> str | None:
     elif instr.cmd in ("COPY", "ADD") and instr.copy_from:
         names = [instr.copy_from]
     elif instr.cmd == "RUN":
-        names = [m["from"] for m in bind_mounts(instr) if m.get("from")]
+        names = [m["from"] for m in instr.bind_mounts if m.get("from")]
     for n in names:
-        s = stage_ref(model, n, instr.stage_index)
+        s = model.stage_ref(n, instr.stage_index)
         if s is not None:
             return s.label
     return None
@@ -167,7 +144,7 @@ def record_inputs(
     out: list[StepInputs] = []
     stage_env: dict[str, dict[str, str]] = {}
     for st in model.stages:
-        base = stage_ref(model, st.base, st.index)
+        base = model.stage_ref(st.base, st.index)
         env: dict[str, str] = dict(stage_env.get(base.index, {})) if base is not None else {}
         args: dict[str, str | None] = {}
         parent: tuple[str, int] | None = None
