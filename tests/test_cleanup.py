@@ -93,3 +93,11 @@ def test_clean_leaves_a_run_in_progress_alone(tmp_path):
     report = clean(r, tmp_path)
     assert report.running == ["live"] and report.removed == [] and r.calls == []
     assert Leftover("x", "y").ref == "x"
+
+
+def test_a_parent_named_by_its_child_goes_once_the_child_is_removed():
+    # Restored step images are added after the images of the steps that ran on top of them: the parent
+    # comes first youngest-first and conflicts with its child until the child is gone.
+    r = Remover({"parent": [Removal.SHARED, Removal.REMOVED], "foreign-child": [Removal.SHARED]})
+    assert remove_all(r, [], ["parent", "child", "foreign-child"], wait_s=1) == []
+    assert [c for c, _ in r.calls] == ["parent", "child", "foreign-child", "parent", "foreign-child", "foreign-child"]

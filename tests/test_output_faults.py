@@ -115,3 +115,54 @@ def test_an_undecodable_file_name_round_trips_into_every_output(tmp_path):
     assert b"caf\xe9.py" in (out / "steps.csv").read_bytes()
     assert "caf\\xe9.py" in (out / "report.html").read_text(encoding="utf-8")
     assert all(p.name.isascii() for p in (out / "charts").iterdir())
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("a read-only bind mount needs root")
+    d = tmp_path / "ro"
+    d.mkdir()
+    subprocess.run(["mount", "--bind", str(d), str(d)], check=True)
+    subprocess.run(["mount", "-o", "remount,bind,ro", str(d)], check=True)
+    try:
+        yield d
+    finally:
+        subprocess.run(["umount", "-l", str(d)], check=True)
+
+
+def test_a_read_only_record_folder_fails_before_any_build(read_only_dir, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    live = json.loads((RECORDING / "live-profile.json").read_text())
+    r = subprocess.run(
+        [sys.executable, "-m", "cacheprof.cli", "profile", str(ctx), "-f", str(RECORDING / "Dockerfile"),
+         "--replay", str(RECORDING), "--builder", live["builder"], "--out", str(tmp_path / "out"), "-q",
+         "--record", str(read_only_dir / "rec"), "-s", "cold"],
+        capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    line = one_line(r)
+    assert str(read_only_dir / "rec") in line and "Read-only file system" in line
+
+
+def test_a_full_record_folder_stops_recording_not_measuring(tiny_tmpfs, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    live = json.loads((RECORDING / "live-profile.json").read_text())
+    scenarios = [a for b in live["builds"] for a in ("-s", b["scenario"])]
+    with open(tiny_tmpfs / "filler", "wb", buffering=0) as fh:  # leave a few KB: the recording starts, then fills
+        try:
+            while os.statvfs(tiny_tmpfs).f_bavail * os.statvfs(tiny_tmpfs).f_frsize > 8192:
+                fh.write(b"x" * 4096)
+        except OSError:
+            pass
+    out = tmp_path / "out"
+    r = subprocess.run(
+        [sys.executable, "-m", "cacheprof.cli", "profile", str(ctx), "-f", str(RECORDING / "Dockerfile"),
+         "--replay", str(RECORDING), "--builder", live["builder"], "--out", str(out), "-q",
+         "--record", str(tiny_tmpfs / "rec"), *scenarios],
+        capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
+    assert r.returncode in (0, 1), r.stderr  # the recording's builds include a failing one (exit 1)
+    assert "recording" in r.stderr and "No space left on device" in r.stderr
+    assert len(json.loads((out / "profile.json").read_text())["builds"]) == len(live["builds"])

@@ -104,26 +104,35 @@ def remove_all(remover: Remover, tags: list[str], images: list[str], *, wait_s: 
     pending: list[tuple[str, bool]] = [(t, False) for t in tags] + [(i, True) for i in images]
     deadline = time.monotonic() + wait_s
     while pending:
-        retry: list[tuple[str, bool]] = []
+        retry: list[tuple[str, bool]] = []  # in use by a container
+        shared: list[tuple[str, bool]] = []  # a child image or another tag names it (maybe ours, removed later)
+        progressed = False
         for n, (ref, untagged_only) in enumerate(pending):
             try:
                 result = remover.remove_image(ref, untagged_only=untagged_only)
             except KeyboardInterrupt:  # a second Ctrl-C: stop here, and name what is left
-                return [Leftover(r, "cleanup interrupted") for r, _ in (*retry, *pending[n:])]
+                return [Leftover(r, "cleanup interrupted") for r, _ in (*retry, *shared, *pending[n:])]
             if result is Removal.NO_ENGINE:
-                return [Leftover(r, str(Removal.NO_ENGINE)) for r, _ in (*retry, *pending[n:])]
+                return [Leftover(r, str(Removal.NO_ENGINE)) for r, _ in (*retry, *shared, *pending[n:])]
             if result is Removal.IN_USE:
                 retry.append((ref, untagged_only))
-        if not retry:
+            elif result is Removal.SHARED:
+                shared.append((ref, untagged_only))
+            else:
+                progressed = True
+        pending = retry + shared
+        if not pending:
             return []
-        if len(retry) == len(pending) and time.monotonic() > deadline:
+        if progressed:
+            continue  # a child removed in this pass may have freed its parent
+        if not retry:
+            return []  # another build's image builds on these, or another tag names them: not ours alone
+        if time.monotonic() > deadline:
             return [Leftover(r, str(Removal.IN_USE)) for r, _ in retry]
-        if len(retry) == len(pending):
-            try:
-                time.sleep(0.5)
-            except KeyboardInterrupt:
-                return [Leftover(r, "cleanup interrupted") for r, _ in retry]
-        pending = retry
+        try:
+            time.sleep(0.5)
+        except KeyboardInterrupt:
+            return [Leftover(r, "cleanup interrupted") for r, _ in pending]
     return []
 
 

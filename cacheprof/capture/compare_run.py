@@ -12,7 +12,7 @@ from ..errors import BuildFailedError, CacheprofError
 from ..model import Build, Builder, Kind, Profile, Reporter, RunPlan
 from ..render.writer import write_compare_outputs
 from .driver import Driver
-from .runner import Runner, cannot_succeed, failed_at
+from .runner import Runner, cannot_succeed, cleanup_all, failed_at
 from .session import make_profile, open_driver, reraise_after_writing, with_leftovers
 
 if TYPE_CHECKING:
@@ -81,8 +81,7 @@ def run_interleaved(
             if after_rounds is not None:
                 extra = after_rounds(runners) or {}
         finally:
-            for runner in runners.values():
-                runner.cleanup()
+            cleanup_all(list(runners.values()))
     except (CacheprofError, KeyboardInterrupt, BrokenPipeError) as e:
         failure = e
     failure = with_leftovers(failure, [x for r in runners.values() for x in r.left])

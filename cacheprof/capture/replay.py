@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..errors import InputFormatError, UsageError
 from ..model import EngineInfo
@@ -24,17 +24,31 @@ from .driver import BuildRequest, EngineConnectionLost
 class StreamRecorder:
     """Writes one build's events as JSON lines while they arrive (so a crash keeps what came)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, on_error: Callable[[OSError], None] | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = path.open("w", encoding="utf-8")
+        self._fh: IO[str] | None = path.open("w", encoding="utf-8")
+        self._on_error = on_error
 
     def write(self, event: Event) -> None:
+        if self._fh is None:
+            return
         arrival, message = event
-        self._fh.write(json.dumps({**message, ARRIVAL_KEY: arrival}) + "\n")
-        self._fh.flush()
+        try:
+            self._fh.write(json.dumps({**message, ARRIVAL_KEY: arrival}) + "\n")
+            self._fh.flush()
+        except OSError as e:  # a full disk: stop recording; the build and its measurement go on
+            self.close()
+            if self._on_error is None:
+                raise
+            self._on_error(e)
 
     def close(self) -> None:
-        self._fh.close()
+        fh, self._fh = self._fh, None
+        if fh is not None:
+            try:
+                fh.close()
+            except OSError:
+                pass
 
 
 def read_recording(path: Path) -> Iterator[Event]:

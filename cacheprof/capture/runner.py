@@ -20,7 +20,7 @@ from ..context.edits import plan_edit
 from ..context.inputs import DigestCache, record_inputs
 from ..context.tar import ContextStream, Overrides
 from ..dockerfile import DockerfileModel, Instruction
-from ..errors import CacheprofError, Stopped
+from ..errors import CacheprofError, Stopped, UsageError
 from ..model import (
     Build,
     Builder,
@@ -166,12 +166,26 @@ class Runner:
         self._base_ids: dict[str, str | None] = {}
         self.warmups_done = 0
         if record_dir is not None:
-            record_dir.mkdir(parents=True, exist_ok=True)
-            info = driver.engine_info()
-            (record_dir / "engine.json").write_text(json.dumps(info.__dict__))
-            (record_dir / "builds.jsonl").write_text("")
+            # Checked before the first build: a --record folder that cannot be written fails now, not after.
+            try:
+                record_dir.mkdir(parents=True, exist_ok=True)
+                info = driver.engine_info()
+                (record_dir / "engine.json").write_text(json.dumps(info.__dict__))
+                (record_dir / "builds.jsonl").write_text("")
+            except OSError as e:
+                raise UsageError(f"cannot write the --record folder {record_dir}: {e.strerror}") from None
 
     # --- one build ----------------------------------------------------------------------------
+
+    def _recording_failed(self, e: OSError) -> None:
+        """A full or broken --record folder stops the recording, never the measurement; said once."""
+        if self.record_dir is None:
+            return
+        import sys
+
+        sys.stderr.write(f"cacheprof: warning: recording stopped, cannot write {self.record_dir}: {e.strerror}; "
+                         "the measurement goes on\n")
+        self.record_dir = None
 
     def _tag(self) -> str:
         self._count += 1
@@ -196,11 +210,15 @@ class Runner:
         recorder: StreamRecorder | None = None
         if self.record_dir is not None:
             stream_name = f"build-{self._count:03d}.jsonl"
-            recorder = StreamRecorder(self.record_dir / stream_name)
-            with (self.record_dir / "builds.jsonl").open("a") as fh:
-                fh.write(json.dumps({"stream": stream_name, "scenario": scenario.name, "repeat": repeat,
-                                     "builder": str(self.plan.builder), "nocache": request.nocache,
-                                     "warmup": repeat == WARMUP_REPEAT}) + "\n")
+            try:
+                recorder = StreamRecorder(self.record_dir / stream_name, self._recording_failed)
+                with (self.record_dir / "builds.jsonl").open("a") as fh:
+                    fh.write(json.dumps({"stream": stream_name, "scenario": scenario.name, "repeat": repeat,
+                                         "builder": str(self.plan.builder), "nocache": request.nocache,
+                                         "warmup": repeat == WARMUP_REPEAT}) + "\n")
+            except OSError as e:
+                self._recording_failed(e)
+                recorder = None
         # With --cache-from, a cached step may be restored as a new image of this build's own (moby's
         # history match): those are the cached step images that did not exist before. Without it, a
         # cached step's image is never this build's to remove.
@@ -236,8 +254,11 @@ class Runner:
                 image_size, layer_ids = layers.size_bytes, layers.layer_ids
                 if self.record_dir is not None:
                     path = self.record_dir / "images" / (outcome.image_id.replace(":", "_") + ".layers.json")
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_text(json.dumps(layers_to_json(layers)))
+                    try:
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        path.write_text(json.dumps(layers_to_json(layers)))
+                    except OSError as e:
+                        self._recording_failed(e)
         # After Ctrl-C or a lost engine, ask the engine nothing more (a frozen one would hold each call).
         gone = stop is not None or (outcome.error or "").startswith(LOST_ENGINE)
         inputs, files = self._inputs(build_args, overrides) if not gone else ((), {})
@@ -356,26 +377,8 @@ class Runner:
                     return
 
     def cleanup(self, wait_s: float = 30.0) -> list[Leftover]:
-        """Remove the tags and step images this runner created. Returns (and keeps in `left`) what was left.
-
-        After Ctrl-C the engine may still be finishing a cancelled step on top of an image we made;
-        such in-use images are retried for up to `wait_s` seconds, youngest first. A dead or frozen
-        engine is given up at once (one short ping), and a second Ctrl-C ends it: `left` says what stayed.
-        """
-        tags, images = list(reversed(self.ledger.tags)), list(reversed(self.ledger.images))
-        if not tags and not images:
-            self.ledger.forget()
-            return self.left
-        try:
-            alive = self.driver.alive()
-        except KeyboardInterrupt:
-            self.left = [Leftover(ref, "cleanup interrupted") for ref in (*tags, *images)]
-        else:
-            if not alive:
-                self.left = [Leftover(ref, "engine not answering") for ref in (*tags, *images)]
-            else:
-                self.left = remove_all(self.driver, tags, images, wait_s=wait_s)
-        self.ledger.forget(keep=[x.ref for x in self.left])
+        """Remove the tags and step images this runner created. Returns (and keeps in `left`) what was left."""
+        cleanup_all([self], wait_s)
         return self.left
 
     def __enter__(self) -> Runner:
@@ -383,3 +386,30 @@ class Runner:
 
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
+
+
+def cleanup_all(runners: list[Runner], wait_s: float = 30.0) -> None:
+    """Remove what these runners created, all in one go: one side's step image may hold the other side's
+    (compare: AFTER's first build continues on BEFORE's layers), so neither side alone could remove both.
+
+    After Ctrl-C the engine may still be finishing a cancelled step on top of an image we made; such in-use
+    images are retried for up to `wait_s` seconds, youngest first. A dead or frozen engine is given up at
+    once (one short ping), and a second Ctrl-C ends it: each runner's `left` says what stayed.
+    """
+    tags = [t for r in runners for t in reversed(r.ledger.tags)]
+    images = [i for r in reversed(runners) for i in reversed(r.ledger.images)]
+    left: list[Leftover] = []
+    if tags or images:
+        try:
+            alive = runners[0].driver.alive()
+        except KeyboardInterrupt:
+            left = [Leftover(ref, "cleanup interrupted") for ref in (*tags, *images)]
+        else:
+            if not alive:
+                left = [Leftover(ref, "engine not answering") for ref in (*tags, *images)]
+            else:
+                left = remove_all(runners[0].driver, tags, images, wait_s=wait_s)
+    for r in runners:
+        mine = set(r.ledger.tags) | set(r.ledger.images)
+        r.left = [x for x in left if x.ref in mine]
+        r.ledger.forget(keep=[x.ref for x in r.left])
