@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..analysis.compare import Comparison, ScenarioComparison
+from ..store import atomic
 from .answer import failures
 from .compare_sizes import size_lines, transfer_lines
 from .compare_table import ranked_changes
@@ -255,8 +256,9 @@ def write_compare_report(out: Path, c: Comparison, advice: AdviceSection | None 
     for name in png:
         for ext, data in (("png", png[name]), ("svg", svg[name])):
             p = charts_dir / f"{name}.{ext}"
-            p.write_bytes(data)
+            atomic.write_bytes(p, data)
             written.append(p)
-    (out / "compare.md").write_text(render_markdown(c, list(png), advice))
-    (out / "compare.html").write_text(render_html(c, svg, advice))
+    # Pages for people: an undecodable file name is shown escaped, never written raw (nor raising).
+    atomic.write_bytes(out / "compare.md", render_markdown(c, list(png), advice).encode("utf-8", "backslashreplace"))
+    atomic.write_bytes(out / "compare.html", render_html(c, svg, advice).encode("utf-8", "backslashreplace"))
     return [*written, out / "compare.md", out / "compare.html"]
