@@ -166,3 +166,23 @@ def test_a_full_record_folder_stops_recording_not_measuring(tiny_tmpfs, tmp_path
     assert r.returncode in (0, 1), r.stderr  # the recording's builds include a failing one (exit 1)
     assert "recording" in r.stderr and "No space left on device" in r.stderr
     assert len(json.loads((out / "profile.json").read_text())["builds"]) == len(live["builds"])
+
+
+def test_report_never_overwrites_another_runs_folder(tmp_path):
+    from tests.test_replay_cli import STREAMS
+
+    src = tmp_path / "a" / "profile.json"
+    src.parent.mkdir()
+    src.write_text((STREAMS[0] / "live-profile.json").read_text())
+    other = tmp_path / "b"
+    other.mkdir()
+    theirs = (STREAMS[1] / "live-profile.json").read_text()
+    (other / "profile.json").write_text(theirs)
+    r = subprocess.run([sys.executable, "-m", "cacheprof.cli", "report", str(src), "--out", str(other)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "never overwritten" in one_line(r)
+    assert (other / "profile.json").read_text() == theirs
+    # In place (the folder holding the profile it reads) still renders.
+    r = subprocess.run([sys.executable, "-m", "cacheprof.cli", "report", str(src)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr

@@ -32,6 +32,9 @@ def report(profile_path: Path, out_dir: Path | None) -> None:
     # Never rewrite the file we read: it may hold fields this version does not know.
     target = out / "profile.json"
     in_place = target.exists() and target.resolve() == profile_path.resolve()
+    if target.exists() and not in_place:
+        raise UsageError(f"{out} already holds another run's profile.json; it is never overwritten: pass a new "
+                         "or empty --out, or render in place with no --out")
     try:
         written = write_report(profile, out, write_profile=not in_place)
     except OSError as e:
