@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..context.edits import plan_edit
 from ..context.inputs import DigestCache, record_inputs
-from ..context.tar import ContextStream, Overrides
+from ..context.tar import ContextStream, Overrides, read_warnings
 from ..dockerfile import DockerfileModel, Instruction
 from ..errors import CacheprofError, Stopped, UsageError
 from ..model import (
@@ -238,6 +238,10 @@ class Runner:
             if recorder is not None:
                 recorder.close()
         wall = time.perf_counter() - t0
+        for line in read_warnings(context):  # the build went on without them: said, never an error
+            import sys
+
+            sys.stderr.write(f"cacheprof: warning: build {self._count} ({scenario.name}): {line}\n")
         restored = [short for short in outcome.reused_images if request.cache_from
                     and not any(full.startswith(f"sha256:{short}") for full in existing)]
         self.ledger.add(images=[*outcome.created_images, *restored])

@@ -8,6 +8,7 @@ no copy of the context is ever made and the user's files are only read. Pure Pyt
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import queue
@@ -15,8 +16,9 @@ import stat
 import tarfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import UsageError
 from .dockerignore import DockerIgnore
@@ -26,6 +28,8 @@ from .walk import (
     OUTSIDE_DOCKERFILE_PREFIX,
     ContextEntry,
     _open_regular,
+    _read_error,
+    open_listed,
     resolve_context,
     walk_context,
 )
@@ -50,8 +54,8 @@ def _header(entry: ContextEntry, hardlinks: dict[tuple[int, int], str]) -> tarfi
     ti.mtime = int(st.st_mtime)
     if stat.S_ISREG(mode):
         if st.st_nlink > 1:
-            first = hardlinks.setdefault((st.st_dev, st.st_ino), entry.rel)
-            if first != entry.rel:
+            first = hardlinks.get((st.st_dev, st.st_ino))  # set once the first name was read
+            if first is not None:
                 ti.type = tarfile.LNKTYPE
                 ti.linkname = first
                 return ti
@@ -61,7 +65,7 @@ def _header(entry: ContextEntry, hardlinks: dict[tuple[int, int], str]) -> tarfi
         ti.type = tarfile.DIRTYPE
     elif stat.S_ISLNK(mode):
         ti.type = tarfile.SYMTYPE
-        ti.linkname = os.readlink(entry.path)
+        ti.linkname = os.readlink(entry.path)  # FileNotFoundError, or EINVAL when no longer a link
     elif stat.S_ISFIFO(mode):
         ti.type = tarfile.FIFOTYPE
     elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
@@ -118,20 +122,46 @@ def _pad(size: int) -> bytes:
     return b"\0" * (-size % _BLOCK)
 
 
-def _file_chunks(path: str, size: int, extra: bytes) -> Iterator[bytes]:
-    """`size` bytes of the file (its size when listed: a file that grows is cut there), then `extra`."""
+# A file that changes while it is read (a dev server's log): its tar header, size included, goes out before
+# its content, so the size must be fixed first and the content made to match it. A file up to
+# _COPY_BUFSIZE is read whole before its header: the header declares what that one bounded read returned, a
+# state the file really had. A larger file is not spooled (a disk copy doubles the I/O and needs the space,
+# a memory copy breaks the flat memory of a streamed 8 GB context): its size when opened is declared, bytes
+# written past it are cut (an appended log sends a state it had) and a file cut short is padded with
+# zeros. Either way the tar stays valid and the build goes on, and the file is named as changed. (The
+# docker CLI fails the whole build instead: "archive/tar: write too long" or "missed writing N bytes".)
+def _small_file(fh: BinaryIO, size: int) -> tuple[bytes, bool]:
+    """The open file's content, read once, and whether it changed meanwhile (it is sent as read)."""
+    with fh:
+        before = os.fstat(fh.fileno())
+        data = fh.read(size)
+        return data, not _same(before, os.fstat(fh.fileno())) or len(data) != size
+
+
+def _large_file(fh: BinaryIO, size: int, extra: bytes, changed: Callable[[], None]) -> Iterator[bytes]:
+    """`size` bytes of the open file, zeros for any it lost meanwhile, then `extra` and the padding."""
     left = size
-    with _open_regular(path) as fh:
+    with fh:
+        before = os.fstat(fh.fileno())
         while left > 0:
             chunk = fh.read(min(_COPY_BUFSIZE, left))
             if not chunk:
-                raise UsageError(f"{path} changed while cacheprof read the build context; retry "
-                                 "when nothing writes into it")
+                break
             left -= len(chunk)
             yield chunk
+        if left or not _same(before, os.fstat(fh.fileno())):
+            changed()
+    while left > 0:
+        pad = min(_COPY_BUFSIZE, left)
+        left -= pad
+        yield b"\0" * pad
     if extra:
         yield extra
     yield _pad(size + len(extra))
+
+
+def _same(before: os.stat_result, after: os.stat_result) -> bool:
+    return (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns)
 
 
 class ContextStream:
@@ -140,6 +170,8 @@ class ContextStream:
     Everything that can be refused (a missing Dockerfile, a bad .dockerignore) is checked when the
     stream is made, before any build; the files are read only while the stream is consumed, once.
     `sent_bytes` counts what was produced so far, `finished_at` is set once the last chunk was taken.
+    `vanished`: context paths listed but gone when read, left out; `changed`: files that changed while
+    read, sent as described above _small_file (both complete once the stream is consumed).
     """
 
     def __init__(self, context_dir: Path, dockerfile: Path, *, buildkit: bool = False,
@@ -161,6 +193,8 @@ class ContextStream:
                 self.outside = (_outside_name(self.root, df_real), fh.read(), int(os.stat(df_real).st_mtime))
         self.dockerfile = self.outside[0] if self.outside is not None else str(df_rel)
         self.sent_bytes = 0
+        self.vanished: list[str] = []
+        self.changed: list[str] = []
         # time.perf_counter() when the consumer took the last chunk (a duration's end, never wall clock)
         self.finished_at: float | None = None
 
@@ -228,32 +262,82 @@ class ContextStream:
         outside = self.outside
         hardlinks: dict[tuple[int, int], str] = {}
         sent_ignore = False
-        for entry in walk_context(self.root, self.ignore):
+        for entry in walk_context(self.root, self.ignore, on_vanished=self.vanished.append):
             st = entry.st
-            extra = self.overrides.get((st.st_dev, st.st_ino), b"") if stat.S_ISREG(st.st_mode) else b""
             if outside is not None and entry.rel == DOCKERIGNORE and not stat.S_ISDIR(st.st_mode):
-                with _open_regular(entry.path) as fh:
-                    data = fh.read() + extra + b"\n" + outside[0].encode() + b"\n"
+                try:
+                    with open(entry.path, "rb") as fh:  # small, read whole (followed, as when it was parsed)
+                        data = fh.read()
+                except FileNotFoundError:
+                    self.vanished.append(entry.rel)
+                    continue
+                except OSError as e:
+                    raise _read_error(entry.path, e) from None
+                extra = self.overrides.get((st.st_dev, st.st_ino), b"") if stat.S_ISREG(st.st_mode) else b""
+                data += extra + b"\n" + outside[0].encode() + b"\n"
                 yield _head(_regular_header(DOCKERIGNORE, len(data), stat.S_IMODE(st.st_mode), int(st.st_mtime)))
                 yield data + _pad(len(data))
                 sent_ignore = True
                 continue
-            ti = _header(entry, hardlinks)
-            if ti is None:
+            if not stat.S_ISREG(st.st_mode):
+                try:
+                    ti = _header(entry, hardlinks)
+                except OSError as e:  # a symlink gone (ENOENT) or replaced (EINVAL) since listed
+                    if e.errno not in (errno.ENOENT, errno.EINVAL):
+                        raise
+                    self.vanished.append(entry.rel)
+                    continue
+                if ti is not None:
+                    yield _head(ti)
                 continue
-            if ti.type != tarfile.REGTYPE:
+            key = (st.st_dev, st.st_ino)
+            extra = self.overrides.get(key, b"")
+            ti = _header(entry, hardlinks)
+            assert ti is not None
+            if ti.type == tarfile.LNKTYPE:
                 yield _head(ti)
                 continue
-            size = ti.size
-            ti.size += len(extra)
-            yield _head(ti)
-            yield from _file_chunks(entry.path, size, extra)
+            opened = open_listed(entry.path)
+            if opened is None:
+                self.vanished.append(entry.rel)
+                continue
+            fh, now = opened
+            if st.st_nlink > 1:
+                hardlinks[key] = entry.rel
+            if now.st_size <= _COPY_BUFSIZE:
+                data, moved = _small_file(fh, now.st_size)
+                ti.size = len(data) + len(extra)
+                yield _head(ti) + data + extra + _pad(ti.size)
+            else:
+                moved = False
+                ti.size = now.st_size + len(extra)
+                yield _head(ti)
+                yield from _large_file(fh, now.st_size, extra, lambda rel=entry.rel: self.changed.append(rel))
+            if moved:
+                self.changed.append(entry.rel)
         if outside is not None:
             name, content, mtime = outside
             yield _head(_regular_header(name, len(content), 0o600, mtime)) + content + _pad(len(content))
             if not sent_ignore and not self.buildkit:  # BuildKit never reads it; COPY . . would copy it
                 data = f"{DOCKERIGNORE}\n{name}\n".encode()
                 yield _head(_regular_header(DOCKERIGNORE, len(data), 0o600, mtime)) + data + _pad(len(data))
+
+
+def _listed(paths: list[str], most: int = 5) -> str:
+    shown = ", ".join(repr(p)[1:-1] for p in paths[:most])  # escaped: a name may hold any byte
+    return shown + (f" (+{len(paths) - most} more)" if len(paths) > most else "")
+
+
+def read_warnings(stream: ContextStream) -> list[str]:
+    """One line each for files that vanished or changed while the stream was read (none when neither)."""
+    out = []
+    if stream.vanished:
+        out.append(f"{len(stream.vanished)} context path(s) vanished while read, left out of the build: "
+                   f"{_listed(stream.vanished)}")
+    if stream.changed:
+        out.append(f"{len(stream.changed)} context file(s) changed while read, sent as read once: "
+                   f"{_listed(stream.changed)}; is something writing into the context?")
+    return out
 
 
 def make_tar(context_dir: Path, dockerfile: Path, *, buildkit: bool = False,
