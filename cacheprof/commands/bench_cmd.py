@@ -109,7 +109,7 @@ def bench(suite_path: Path, history: str, docker_hosts: tuple[str, ...], report_
     from ..capture.session import ProfileOptions, machine_info, plan_profile
     from ..render.bench_summary import findings_json, summary_markdown
     from ..store.bench_results import git_commit, git_dirty, new_run_id, read_suite
-    from ..store.history_db import ResultRecord, RunRecord, parse_target
+    from ..store.history_db import ResultRecord, RunRecord, check_writable, parse_target
     from ..store.history_json import run_to_dict
 
     t = thresholds(kw)
@@ -129,11 +129,9 @@ def bench(suite_path: Path, history: str, docker_hosts: tuple[str, ...], report_
         plans[b.name] = dataclasses.replace(plan, volatile_args=b.volatile_args)
     assignment = assign(list(plans), {b.name: b.engine for b in suite.benchmarks} if not docker_hosts else {},
                         engines)
-    if target.sqlite_path is None:
-        # A shared server that does not answer: say so now, before an hour of builds.
-        from ..store.history_db import open_history
-
-        open_history(history).close()
+    # A history that cannot be opened or written (read-only, foreign, a server that does not answer): say so
+    # now, before an hour of builds.
+    check_writable(history)
 
     created, uid = new_run_id()
     load = _load_avg()

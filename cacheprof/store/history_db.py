@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -310,6 +312,8 @@ def _check_sqlite_file(path: Path) -> None:
                     raise InputFormatError(f"history {path} was not written by cacheprof; it was left untouched")
         finally:
             con.close()
+    except sqlite3.OperationalError as e:  # not corrupt: e.g. WAL files it cannot make on a read-only mount
+        raise InputFormatError(f"history {path}: cannot open it ({e}); it was left untouched") from None
     except sqlite3.DatabaseError as e:
         raise InputFormatError(f"history {path} is corrupt ({e}); it was left untouched") from None
 
@@ -712,6 +716,38 @@ def open_history(target: str | Path, *, create: bool = True) -> HistoryDB:
         engine.dispose()
         raise
     return db
+
+
+def check_writable(target: str | Path) -> None:
+    """Before any build (`bench`): a history that cannot be opened or written is refused now, in one line,
+    not after an hour of builds. A SQLite file is probed without writing to it: a file cacheprof will not
+    use (foreign, corrupt, a folder) is refused as when opened, an existing one must open for writing, and
+    its folder (or the nearest one that exists, where the folders would be made) must take new files: SQLite
+    in WAL mode writes a -wal and a -shm file beside the history. A server is opened and closed."""
+    t = parse_target(target)
+    if t.sqlite_path is None:
+        open_history(target).close()
+        return
+    path = t.sqlite_path
+    if path.is_file():
+        try:
+            with path.open("r+b"):
+                pass
+        except OSError as e:
+            raise InputFormatError(f"history {t.display}: cannot write it ({e.strerror}); nothing was built") from None
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputFormatError(f"history {t.display}: {folder} is not a folder; nothing was built")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".cacheprof-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise InputFormatError(f"history {t.display}: cannot write in {folder} ({e.strerror}); "
+                               "nothing was built") from None
+    _check_sqlite_file(path)
 
 
 def _sqlite_setup(engine: sa.Engine) -> None:
