@@ -509,6 +509,8 @@ def _stage_findings(view: StageView, ctx: ContextFiles, states: dict[int, _State
     findings: list[Finding] = []
     present: dict[str, str] = {}  # image path -> context path, from manifest COPYs so far
     pending = state.pending
+    # Kept beside `pending` as it grows (rebuilding it for every RUN made a long Dockerfile quadratic).
+    copies = [s.copy for s in pending if s.copy is not None]
     fixed: dict[int, set[str]] = {}  # dependency steps given a reorder -> image paths of their manifests
     setups: list[int] = []  # expensive setup RUNs (system packages, tools) after sources
     for k, step in enumerate(view.steps):
@@ -519,13 +521,13 @@ def _stage_findings(view: StageView, ctx: ContextFiles, states: dict[int, _State
             elif step.copy is not None:
                 if is_source_copy(step.copy) and _into_project(step):
                     pending.append(step)
+                    copies.append(step.copy)
                 else:
                     present.update(step.copy.files)
             continue
         if ins.cmd != "RUN":
             continue
         segs = segments(ins, step.workdir)
-        copies = [s.copy for s in pending if s.copy is not None]
         actions = [a for a in map(classify, segs) if a is not None and a.kind in (DEP, BUILD)]
         if not actions and copies and is_setup(segs):
             setups.append(k)
@@ -681,9 +683,18 @@ def _arg_suggestion(var: Var, views: tuple[StageView, ...], expensive: Instructi
 def _arg_findings(views: tuple[StageView, ...]) -> list[Finding]:
     out: list[Finding] = []
     reported: set[int] = set()
+    origins: dict[int, Instruction] = {}
+    for v in views:
+        for s in v.steps:
+            origins.setdefault(s.ins.line, s.ins)
     for view in views:
-        for k, step in enumerate(view.steps):
+        # name -> the last line so far of a step of this view that names it (one pass: a lookup per
+        # variable, not a scan of the steps before each RUN, which made a long Dockerfile quadratic)
+        named: dict[str, int] = {}
+        for step in view.steps:
             ins = step.ins
+            for name in variables(ins.original):
+                named[name] = max(named.get(name, ins.line), ins.line)
             if ins.cmd != "RUN" or not is_expensive(segments(ins, step.workdir)):
                 continue
             for var in step.env.values():
@@ -691,16 +702,14 @@ def _arg_findings(views: tuple[StageView, ...]) -> list[Finding]:
                         or _TOOL_ENV.match(var.name) or (var.kind == "ENV" and not var.args):
                     continue
                 # The first step that names it re-runs anyway when it changes; only steps before it are waste.
-                names = {var.name}
-                since = [s for s in view.steps[: k + 1] if s.ins.line >= var.line or var.stage != view.stage.label]
-                if var.stage == view.stage.label:
-                    since = [s for s in since if s.ins.line > var.line]
-                if any(names & variables(s.ins.original) for s in since):
+                # Steps up to this one count: in the variable's own stage only those after its line.
+                last = named.get(var.name)
+                if last is not None and (var.stage != view.stage.label or last > var.line):
                     continue
                 volatile = any(_VOLATILE.search(n) for n in (var.name, *var.args))
                 severity = WARNING if volatile or not var.defaulted else INFO
                 reported.add(var.line)
-                origin = next((s.ins for v in views for s in v.steps if s.ins.line == var.line), None)
+                origin = origins.get(var.line)
                 origin_text = origin.original if origin is not None else var.name
                 carried = f" (it carries the build arg {', '.join(var.args)})" if var.kind == "ENV" else ""
                 where = f" in stage {view.stage.label}" if var.stage != view.stage.label else ""
@@ -728,6 +737,14 @@ _PINNED = re.compile(r"(?:^|[/=#@_-])v?\d+\.\d+|[0-9a-f]{12,40}", re.IGNORECASE)
 def _remote_findings(views: tuple[StageView, ...]) -> list[Finding]:
     out: list[Finding] = []
     for view in views:
+        # From the end: how many RUN/COPY/ADD steps follow each step, and the first of them (one pass, not a
+        # scan of the rest per ADD).
+        following: list[tuple[int, Instruction | None]] = [(0, None)] * len(view.steps)
+        count, first = 0, None
+        for k in range(len(view.steps) - 1, -1, -1):
+            following[k] = (count, first)
+            if view.steps[k].ins.cmd in ("RUN", "COPY", "ADD"):
+                count, first = count + 1, view.steps[k].ins
         for k, step in enumerate(view.steps):
             ins = step.ins
             if ins.cmd != "ADD" or any(f.startswith("--checksum") for f in ins.flags):
@@ -735,15 +752,15 @@ def _remote_findings(views: tuple[StageView, ...]) -> list[Finding]:
             urls = [s for s in ins.value[:-1] if "://" in s or s.startswith("git@")]
             if not urls:
                 continue
-            after = [s.ins for s in view.steps[k + 1:] if s.ins.cmd in ("RUN", "COPY", "ADD")]
+            n_after, next_work = following[k]
             pinned = all(_PINNED.search(u.split("://", 1)[-1]) and not _MOVING.search(u) for u in urls)
-            if pinned or not after:
+            if pinned or next_work is None:
                 continue
             out.append(Finding(
                 rule=REMOTE_ADD, severity=WARNING, stage=view.stage.label, line=ins.line, instruction=ins.original,
-                related_line=after[0].line, related_instruction=after[0].original,
+                related_line=next_work.line, related_instruction=next_work.original,
                 message=(f"{_q(ins)} downloads a URL that is not pinned: when its content changes, the "
-                         f"{len(after)} step(s) after it re-run."),
+                         f"{n_after} step(s) after it re-run."),
                 suggestion="Pin the URL to a version (or add --checksum=sha256:…), and move the ADD down to just "
                            "before the step that needs it.",
                 fix=None, why_not="the pinned URL or checksum is not known to cacheprof",
