@@ -69,10 +69,16 @@ def test_a_history_on_a_read_only_file_system_is_refused_before_any_build(suite:
 def test_an_unopenable_history_is_refused_before_any_build(suite: Path, tmp_path: Path) -> None:
     (tmp_path / "folder.sqlite").mkdir()
     refused(bench(suite, tmp_path / "folder.sqlite"), "is a folder")
-    (tmp_path / "corrupt.sqlite").write_bytes(b"not a database at all, really not\n")
-    refused(bench(suite, tmp_path / "corrupt.sqlite"), "not a SQLite database")
     (tmp_path / "file").write_text("x")
     refused(bench(suite, tmp_path / "file" / "history.sqlite"), "is not a folder")
+
+
+def test_a_corrupt_history_is_not_refused_before_the_builds(suite: Path, tmp_path: Path) -> None:
+    # Issue 10: the run goes on and is kept in a new file beside a corrupt history (test_bench_docker).
+    (tmp_path / "corrupt.sqlite").write_bytes(b"not a database at all, really not\n")
+    r = bench(suite, tmp_path / "corrupt.sqlite")
+    assert "BuildsStarted" in r.output, r.output
+    assert (tmp_path / "corrupt.sqlite").read_bytes() == b"not a database at all, really not\n"
 
 
 def test_a_writable_history_is_checked_without_writing_anything(suite: Path, tmp_path: Path) -> None:

@@ -720,15 +720,20 @@ def open_history(target: str | Path, *, create: bool = True) -> HistoryDB:
 
 def check_writable(target: str | Path) -> None:
     """Before any build (`bench`): a history that cannot be opened or written is refused now, in one line,
-    not after an hour of builds. A SQLite file is probed without writing to it: a file cacheprof will not
-    use (foreign, corrupt, a folder) is refused as when opened, an existing one must open for writing, and
-    its folder (or the nearest one that exists, where the folders would be made) must take new files: SQLite
-    in WAL mode writes a -wal and a -shm file beside the history. A server is opened and closed."""
+    not after an hour of builds. A SQLite file is probed without writing to it: a folder is refused, an
+    existing file must open for writing, and its folder (or the nearest one that exists, where the folders
+    would be made) must take new files: SQLite in WAL mode writes a -wal and a -shm file beside the history,
+    and a run whose history turns out corrupt or foreign is kept in a new file there. What the file holds is
+    not judged here: a corrupt or foreign history still gets this run's builds, kept beside it (exit 2).
+    A server is opened and closed."""
     t = parse_target(target)
     if t.sqlite_path is None:
         open_history(target).close()
         return
     path = t.sqlite_path
+    if path.is_dir():
+        raise InputFormatError(f"history {path} is a folder; give a file (e.g. reports/history.sqlite) "
+                               "or import the folder with `cacheprof history import`")
     if path.is_file():
         try:
             with path.open("r+b"):
@@ -747,7 +752,6 @@ def check_writable(target: str | Path) -> None:
     except OSError as e:
         raise InputFormatError(f"history {t.display}: cannot write in {folder} ({e.strerror}); "
                                "nothing was built") from None
-    _check_sqlite_file(path)
 
 
 def _sqlite_setup(engine: sa.Engine) -> None:
