@@ -9,21 +9,13 @@ from typing import Any
 
 import click
 
-from ..errors import InputFormatError, UsageError
+from ..errors import UsageError
 
 
 def _load(path: Path):  # -> Profile
     from ..store import profile_json
 
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file; pass the profile.json that a profile run wrote")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputFormatError(f"{path}: not UTF-8 text; is this a cacheprof profile.json?") from None
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read ({e.strerror})") from None
-    return profile_json.loads(text, where=str(path))
+    return profile_json.load(path)
 
 
 def _check(n: int, total: int, flag: str) -> None:

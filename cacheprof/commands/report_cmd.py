@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import InputFormatError, UsageError
+from ..errors import UsageError
 
 
 @click.command("report")
@@ -19,15 +19,7 @@ def report(profile_path: Path, out_dir: Path | None) -> None:
     from ..store import profile_json
 
     # Our own checks (not click.Path(exists=True)) so every bad input is one line and exit 2.
-    if not profile_path.is_file():
-        raise UsageError(f"{profile_path}: no such file; pass the profile.json that a profile run wrote")
-    try:
-        text = profile_path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputFormatError(f"{profile_path}: not UTF-8 text; is this a cacheprof profile.json?") from None
-    except OSError as e:
-        raise UsageError(f"{profile_path}: cannot read ({e.strerror})") from None
-    profile = profile_json.loads(text, where=str(profile_path))
+    profile = profile_json.load(profile_path)
     out = out_dir if out_dir is not None else profile_path.resolve().parent
     # Never rewrite the file we read: it may hold fields this version does not know.
     target = out / "profile.json"

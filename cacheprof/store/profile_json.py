@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
-from ..errors import InputFormatError
+from ..errors import InputFormatError, UsageError
 from ..figures import profile_figures
 from ..model import (
     PROFILE_SCHEMA,
@@ -341,3 +342,16 @@ def loads(text: str, where: str = "profile") -> Profile:
     from .safe_json import parse
 
     return profile_from_dict(parse(text, where), where)
+
+
+def load(path: Path) -> Profile:
+    """A saved profile.json, every bad input one line: missing (2), unreadable (2), not UTF-8 or not a profile (2)."""
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file; pass the profile.json that a profile run wrote")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputFormatError(f"{path}: not UTF-8 text; is this a cacheprof profile.json?") from None
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read ({e.strerror})") from None
+    return loads(text, where=str(path))
